@@ -1,0 +1,14 @@
+"""Documents and search: read → clean → split into paragraphs → embed → FAISS + passage table.
+
+    from index import Index
+    Index.open().search("Who is nicknamed Doctor No?", k=5)   # → list[Passage]
+"""
+from .embed import DEFAULT_EMBEDDER, Embedder, SentenceTransformerEmbedder
+from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, SearchIndexError, UnreadableDocument
+from .files import default_data_dir
+from .index import DocumentInfo, Index, UpdateReport
+from .passage import Passage
+
+__all__ = ["DEFAULT_EMBEDDER", "CorruptIndex", "DocumentInfo", "Embedder", "EmbedderMismatch", "Index",
+           "IndexMissing", "Passage", "SearchIndexError", "SentenceTransformerEmbedder", "UnreadableDocument",
+           "UpdateReport", "default_data_dir"]

@@ -1,0 +1,88 @@
+"""From files to passages: collecting documents and chunking them (pure apart from reading)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .clean import normalize_space
+from .passage import Passage
+from .readers import SUPPORTED
+from .split import split_long, split_paragraphs
+
+CHUNKING = "paragraphs-v1"  # bump when splitting or cleaning changes: every document is re-read
+
+
+@dataclass(frozen=True)
+class Source:
+    """A file to index and the name it has in the index."""
+
+    doc: str
+    path: Path
+
+
+def collect(paths: Iterable[Path]) -> tuple[list[Source], list[tuple[str, str]]]:
+    """Files under `paths` with their document names, and (path, reason) for what is not indexed.
+
+    A single folder's files are named relative to it; with several paths, each name starts with
+    the folder's (or file's parent's) own name so that names cannot collide.
+    """
+    paths = [Path(p) for p in paths]
+    sources, skipped = [], []
+    for root in paths:
+        if not root.exists():
+            skipped.append((str(root), "no such file or folder"))
+            continue
+        files = [root] if root.is_file() else sorted(
+            f for f in root.rglob("*") if f.is_file() and not any(
+                part.startswith(".") for part in f.relative_to(root).parts))
+        base = root.parent if root.is_file() else root
+        for f in files:
+            if f.suffix.lower() not in SUPPORTED:
+                skipped.append((str(f), f"unsupported file type {f.suffix or '(none)'}"))
+                continue
+            name = f.relative_to(base).as_posix()
+            if len(paths) > 1 and root.is_dir():
+                name = f"{root.resolve().name}/{name}"
+            sources.append(Source(name, f.resolve()))
+    return sources, skipped
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def title_from_name(doc: str) -> str:
+    """A readable fallback title.
+
+    >>> title_from_name("news/russia-rejects_troops.txt")
+    'russia rejects troops'
+    """
+    return normalize_space(Path(doc).stem.replace("_", " ").replace("-", " "))
+
+
+def chunk(text: str, doc: str, count_tokens: Callable[[str], int], max_tokens: int) -> tuple[str, list[Passage]]:
+    """(document title, passages): paragraphs, identical ones once, long ones cut to fit the window.
+
+    >>> title, ps = chunk("Title\\n\\nSame text.\\n\\nSame text.\\n\\nOther.", "a.txt", len, 100)
+    >>> title, [(p.paragraph, p.text) for p in ps]
+    ('Title', [(1, 'Same text.'), (3, 'Other.')])
+    """
+    title, paragraphs = split_paragraphs(text, title_from_name(doc))
+    seen: set[str] = set()
+    passages = []
+    for para in paragraphs:
+        key = " ".join(para.text.lower().split())
+        if key in seen:
+            continue
+        seen.add(key)
+        parts = split_long(para.text, count_tokens, max_tokens)
+        for i, part in enumerate(parts, start=1):
+            passages.append(Passage(doc, para.title, para.number, part, 0.0, para.start, para.end,
+                                    i if len(parts) > 1 else 0))
+    return title, passages

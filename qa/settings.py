@@ -1,0 +1,83 @@
+"""One typed settings object. Defaults are documented here; `QA_<NAME>` in the environment and
+CLI flags override them (flags win)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from index import DEFAULT_EMBEDDER, default_data_dir
+
+from .errors import SettingsError
+
+REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def _default_seeds() -> Path:
+    return Path("seeds") if Path("seeds").is_dir() else REPO_SEEDS
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=default_data_dir)  # the index: QA_DATA_DIR, else ./.qa
+    seeds: Path = field(default_factory=_default_seeds)  # what `qa index` indexes by default
+    cache_dir: Path = field(default_factory=_default_cache)  # assembled GGUF files
+    embedder: str = DEFAULT_EMBEDDER  # sentence-transformers name, local folder or hub id
+    profile: str = "default"  # model profile from the catalogue: "default" (1.5B) or "fast" (0.5B)
+    model_path: str = ""  # any GGUF file; overrides the profile when set
+    k: int = 4  # passages retrieved per question
+    min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
+    n_ctx: int = 4096  # the LLM's context window, prompt and answer together
+    max_tokens: int = 384  # longest answer, in tokens; reserved in the window
+    max_question_tokens: int = 200  # longer questions are trimmed, with a note
+    n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    temperature: float = 0.0
+
+    @classmethod
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Defaults, then `QA_*` variables, then non-None `overrides`.
+
+        >>> Settings.from_env({"QA_K": "7"}, max_tokens=100).k
+        7
+        """
+        env = os.environ if env is None else env
+        values = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw not in (None, ""):
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: _convert(k, cls.__dataclass_fields__[k].type, v) if isinstance(v, str) else v
+                       for k, v in overrides.items() if v is not None})
+        return cls(**values).checked()
+
+    def but(self, **changes) -> "Settings":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None}).checked()
+
+    def checked(self) -> "Settings":
+        if self.k < 1:
+            raise SettingsError(f"k must be at least 1, not {self.k}")
+        if self.n_ctx < 512:
+            raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
+        if not 16 <= self.max_tokens <= self.n_ctx // 2:
+            raise SettingsError(f"max_tokens must be between 16 and n_ctx/2 ({self.n_ctx // 2}), not {self.max_tokens}")
+        if self.n_threads < 1:
+            raise SettingsError(f"n_threads must be at least 1, not {self.n_threads}")
+        return self
+
+
+def _convert(name: str, kind, raw):
+    kind = kind if isinstance(kind, str) else kind.__name__
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"QA_{name.upper()}={raw!r} is not a valid {kind}") from exc

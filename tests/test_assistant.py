@@ -1,0 +1,81 @@
+import pytest
+
+from qa import Answer, Assistant
+from qa.prompt import ABSTAIN, build_messages, is_abstention
+
+from .fakes import ScriptedGenerator
+
+DOCTOR_Q = "Who is the foreign minister colloquially known as Doctor No?"
+
+
+def collect(stream):
+    items = list(stream)
+    assert isinstance(items[-1], Answer) and all(isinstance(i, str) for i in items[:-1])
+    return "".join(items[:-1]), items[-1]
+
+
+def test_answer_cites_the_passages_shown(settings, seed_index, generator):
+    generator.reply = "Sergei Lavrov is called Doctor No [1]. He rejects Western ideas [1][9]."
+    shown, answer = collect(Assistant(settings, seed_index, generator).stream(DOCTOR_Q))
+    assert answer.text == "Sergei Lavrov is called Doctor No [1]. He rejects Western ideas [1]."
+    assert shown.strip() == answer.text  # the invalid [9] was never streamed
+    assert [c.n for c in answer.citations] == [1]
+    assert answer.citations[0].passage is answer.passages[0]
+    assert "Doctor No" in answer.citations[0].passage.text
+    assert not answer.abstained
+    [prompt] = generator.prompts
+    assert "[1] (russia-rejects-european-troops-in-ukraine.txt ¶3" in prompt[-1]["content"]
+    assert DOCTOR_Q in prompt[-1]["content"]
+    t = answer.timings
+    assert t.first_token_s is not None and t.total_s >= t.first_token_s and t.prompt_tokens > 0
+
+
+def test_model_abstention_clears_citations(settings, seed_index, generator):
+    generator.reply = "The documents do not say [2]."
+    answer = Assistant(settings, seed_index, generator).ask("What is the population of Sevastopol?")
+    assert answer.abstained and answer.text == ABSTAIN and answer.citations == ()
+
+
+def test_abstains_without_calling_the_model_when_nothing_is_relevant(settings, seed_index, generator):
+    assistant = Assistant(settings.but(min_score=0.99), seed_index, generator)
+    shown, answer = collect(assistant.stream("What is the capital of Peru?"))
+    assert answer.abstained and shown == ABSTAIN and generator.prompts == []
+    assert answer.passages == () and answer.notes
+
+
+def test_passages_that_do_not_fit_are_dropped_lowest_ranked_first(settings, seed_index):
+    generator = ScriptedGenerator("Fine [1].", n_ctx=600)
+    assistant = Assistant(settings.but(n_ctx=600, max_tokens=200, k=6, min_score=0.0), seed_index, generator)
+    answer = assistant.ask("Russia NATO Ukraine troops Kremlin")
+    ranked = seed_index.search("Russia NATO Ukraine troops Kremlin", 6)
+    assert 0 < len(answer.passages) < 6
+    assert [p.text for p in answer.passages] == [p.text for p in ranked[:len(answer.passages)]]
+    assert generator.count_tokens(generator.prompts[0]) <= 600 - 200
+    assert any("did not fit" in n for n in answer.notes)
+
+
+def test_over_long_question_is_trimmed_with_a_note(settings, seed_index, generator):
+    question = "Lavrov " + "why " * 500
+    answer = Assistant(settings.but(max_question_tokens=50), seed_index, generator).ask(question)
+    sent = generator.prompts[0][-1]["content"].split("Question: ", 1)[1]
+    assert len(sent.split()) <= 50 and any("trimmed" in n for n in answer.notes)
+
+
+def test_empty_question_is_refused(settings, seed_index, generator):
+    with pytest.raises(ValueError):
+        Assistant(settings, seed_index, generator).ask("   ")
+
+
+def test_prompt_and_abstention_helpers():
+    messages = build_messages("Why?", [])
+    assert messages[0]["role"] == "system" and ABSTAIN in messages[0]["content"]
+    assert is_abstention("the documents do NOT say.") and not is_abstention("")
+    assert not is_abstention("The documents say Lavrov [1].")
+
+
+def test_json_shape(settings, seed_index, generator):
+    generator.reply = "Lavrov [1]."
+    data = Assistant(settings, seed_index, generator).ask(DOCTOR_Q).to_json()
+    assert set(data) >= {"answer", "citations", "abstained", "timings"}
+    assert set(data["citations"][0]) >= {"n", "doc", "paragraph", "text"}
+    assert data["citations"][0]["paragraph"] == 3
