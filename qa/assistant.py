@@ -12,6 +12,7 @@ from .citations import StreamFilter, keep_valid
 from .generator import Generator, LlamaGenerator
 from .prompt import ABSTAIN, build_messages, is_abstention
 from .settings import Settings
+from .support import check
 
 
 class Assistant:
@@ -89,9 +90,15 @@ class Assistant:
             yield tail
         text = keep_valid("".join(reply).strip(), len(passages))
         abstained = is_abstention(text) or not text
+        support: list = []
+        if not abstained:
+            text, support = check(text, [p.text for p in passages], question)
+            if support and not any(s.supported for s in support):
+                abstained = True
+                notes.append("the model's answer was not supported by the passages, so it was withheld")
         timings = Timings(retrieve_s, first, time.perf_counter() - started, prompt_tokens, generated)
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
-                                timings, tuple(notes))
+                                timings, tuple(notes), tuple(support))
 
     def _fit(self, question: str, passages: tuple[Passage, ...], notes: list[str]):
         """Trim an over-long question and drop the lowest-ranked passages until the prompt leaves

@@ -43,7 +43,7 @@ class StreamFilter:
     so that a marker pointing at no passage is never shown, not even for a moment.
 
     >>> f = StreamFilter(2); f.feed("A [") + f.feed("5] b [") + f.feed("2].") + f.flush()
-    'A b [2].'
+    'A  b [2].'
     """
 
     def __init__(self, count: int):

@@ -79,3 +79,27 @@ def test_json_shape(settings, seed_index, generator):
     assert set(data) >= {"answer", "citations", "abstained", "timings"}
     assert set(data["citations"][0]) >= {"n", "doc", "paragraph", "text"}
     assert data["citations"][0]["paragraph"] == 3
+
+
+def test_wrong_citation_is_reattributed_to_the_supporting_passage(settings, seed_index, generator):
+    def reply(messages):  # cites the last passage for a claim that only the first one makes
+        n = messages[-1]["content"].count("\n[") + 1
+        return f'Sergei Lavrov is colloquially known as "Doctor No" [{n}].'
+
+    generator.reply = reply
+    answer = Assistant(settings, seed_index, generator).ask(DOCTOR_Q)
+    assert [c.passage.paragraph for c in answer.citations] == [3]
+    assert answer.support[0].supported and answer.support[0].cited == (answer.citations[0].n,)
+
+
+def test_unsupported_answer_is_withheld(settings, seed_index, generator):
+    generator.reply = "The population of Sevastopol is 100,000 [1]."
+    answer = Assistant(settings, seed_index, generator).ask("What is the population of Sevastopol?")
+    assert answer.abstained and answer.text == ABSTAIN and answer.citations == ()
+    assert any("not supported" in n for n in answer.notes)
+
+
+def test_uncited_supported_sentence_gets_its_citation(settings, seed_index, generator):
+    generator.reply = "Russian forces seized South Ossetia and Abkhazia."
+    answer = Assistant(settings, seed_index, generator).ask("Which Georgian regions did Russia seize?")
+    assert [c.passage.paragraph for c in answer.citations] == [4]

@@ -1,0 +1,70 @@
+"""End to end with the real default models (packaged MiniLM + Qwen2.5-Coder-1.5B GGUF), offline.
+
+Slow: about a minute on 2 cores. `make test` runs them; `pytest -m "not slow"` skips them.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qa import Assistant, Settings
+
+pytestmark = pytest.mark.slow
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def assistant(tmp_path_factory, request):
+    from .conftest import SEED
+
+    corpus = tmp_path_factory.mktemp("corpus")
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("data"), seeds=corpus)
+    return Assistant(settings)
+
+
+def test_real_embedder_window_and_index(assistant):
+    index = assistant.index
+    assert index.embedder.max_tokens == 256 and index.embedder.dim == 384
+    assert len(index) == 9
+    assert all(index.embedder.count_tokens(p.text) <= 256 for p in index.passages)
+    assert index.search('Who is nicknamed "Doctor No"?', 1)[0].paragraph == 3
+
+
+def test_doctor_no_is_lavrov_and_cites_the_paragraph(assistant):
+    answer = assistant.ask('Who is nicknamed "Doctor No"?')
+    assert not answer.abstained
+    assert "Lavrov" in answer.text
+    assert answer.citations and all("Doctor No" in c.passage.text for c in answer.citations)
+    assert answer.timings.first_token_s is not None and answer.timings.prompt_tokens > 0
+
+
+def test_population_of_sevastopol_abstains(assistant):
+    answer = assistant.ask("What is the population of Sevastopol?")
+    assert answer.abstained and answer.citations == ()
+    assert answer.text == "The documents do not say."
+
+
+def test_stream_yields_text_then_answer(assistant):
+    items = list(assistant.stream("Which Georgian regions did Russian forces seize in 2008?"))
+    assert len(items) > 2 and all(isinstance(i, str) for i in items[:-1])
+    answer = items[-1]
+    assert "Ossetia" in answer.text and "".join(items[:-1]).strip()
+
+
+def test_cli_ask_json(tmp_path):
+    from .conftest import SEED
+
+    corpus = tmp_path / "seeds"
+    corpus.mkdir()
+    (corpus / SEED.name).write_bytes(SEED.read_bytes())
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_SEEDS": str(corpus)}
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "--json", 'Who is nicknamed "Doctor No"?'],
+                         capture_output=True, text=True, env=env, check=True, timeout=600)
+    data = json.loads(out.stdout)
+    assert set(data) >= {"answer", "citations", "abstained", "timings"}
+    assert "Lavrov" in data["answer"] and data["abstained"] is False
+    assert {"n", "doc", "paragraph", "text"} <= set(data["citations"][0])
+    assert data["citations"][0]["doc"] == SEED.name and data["citations"][0]["paragraph"] == 3
