@@ -112,16 +112,22 @@ def cmd_ask(args) -> int:
     from .assistant import Assistant
 
     assistant = Assistant(settings_from(args))
-    answer = None
+    answer, streamed = None, []
     for item in assistant.stream(args.question, args.k):
         if isinstance(item, Answer):
             answer = item
         elif not args.json:
+            streamed.append(item)
             print(item, end="", flush=True)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=1))
         return 0
     print()
+    if answer.text != "".join(streamed).strip():  # the citation check changed it
+        print(f"\nAfter checking each sentence against its source:\n{answer.text}")
+        unsupported = [s.sentence for s in answer.support if not s.supported]
+        for sentence in unsupported:
+            print(f'  unsupported by the documents: "{_shorten(sentence, 120)}"')
     for note in answer.notes:
         print(f"note: {note}", file=sys.stderr)
     if answer.citations:

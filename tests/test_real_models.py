@@ -47,6 +47,18 @@ def test_population_of_sevastopol_abstains(assistant):
     assert answer.text == "The documents do not say."
 
 
+def test_population_of_sevastopol_abstains_even_when_the_model_is_asked(assistant):
+    """With no similarity floor the LLM sees the Sevastopol paragraph; the model's abstention or the
+    citation check must still keep an invented population out of the answer."""
+    from dataclasses import replace
+
+    unfloored = Assistant(replace(assistant.settings, min_score=0.0), index=assistant.index,
+                          generator=assistant.generator)
+    answer = unfloored.ask("What is the population of Sevastopol?")
+    assert answer.passages and answer.timings.prompt_tokens > 0  # the model was asked
+    assert answer.abstained and answer.citations == ()
+
+
 def test_stream_yields_text_then_answer(assistant):
     items = list(assistant.stream("Which Georgian regions did Russian forces seize in 2008?"))
     assert len(items) > 2 and all(isinstance(i, str) for i in items[:-1])
