@@ -128,18 +128,22 @@ class Index:
 
     # -- writing ---------------------------------------------------------------------------------
     def sync(self, paths: Iterable[Path | str], progress: bool = False) -> UpdateReport:
-        """Make the index hold exactly the documents under `paths`: new and changed files are
-        (re)embedded, unchanged ones kept as they are, documents no longer there dropped."""
-        sources, skipped = collect([Path(p) for p in paths])
+        """Bring the documents under `paths` up to date: new and changed files are (re)embedded,
+        unchanged ones kept as they are, and documents that came from these paths but are no
+        longer there dropped. Documents from elsewhere (uploads, other folders) stay."""
+        paths = [Path(p) for p in paths]
+        sources, skipped = collect(paths)
         names = {s.doc for s in sources}
-        gone = [doc for doc in self.manifest["documents"] if doc not in names]
+        roots = [p.resolve() for p in paths]
+        gone = [doc for doc, info in self.manifest["documents"].items()
+                if doc not in names and _from(Path(info.get("source", "/")), roots)]
         report = self._apply(sources, gone, progress)
         report.skipped[:0] = skipped
         return report
 
-    def add(self, files: Iterable[Path | str], progress: bool = False) -> UpdateReport:
-        """Add or replace single files (named by their file name); other documents stay."""
-        sources = [Source(Path(f).name, Path(f).resolve()) for f in files]
+    def add(self, files: Iterable[Path | str], progress: bool = False, prefix: str = "") -> UpdateReport:
+        """Add or replace single files, named `prefix` + their file name; other documents stay."""
+        sources = [Source(prefix + Path(f).name, Path(f).resolve()) for f in files]
         return self._apply(sources, [], progress)
 
     def remove(self, docs: Sequence[str]) -> UpdateReport:
@@ -220,3 +224,8 @@ class Index:
                          "passages": passages, "count": len(self.passages)}
         write_atomic(self.data_dir / MANIFEST, json.dumps(self.manifest, indent=1, ensure_ascii=False))
         remove_stale(self.data_dir, {vectors, passages})
+
+
+def _from(source: Path, roots: list[Path]) -> bool:
+    """Whether a document's source file is one of `roots` or lies below one of them."""
+    return any(source == root or root in source.parents for root in roots)

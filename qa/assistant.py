@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 from index import Embedder, Index, IndexMissing, Passage, SentenceTransformerEmbedder
 
@@ -12,7 +13,16 @@ from .citations import StreamFilter, keep_valid
 from .generator import Generator, LlamaGenerator
 from .prompt import ABSTAIN, build_messages, is_abstention
 from .settings import Settings
+from .followup import standalone
 from .support import check
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    question: str  # as asked, whitespace normalised
+    query: str  # what was searched: the question made self-contained from the conversation
+    passages: tuple[Passage, ...]  # best first, with scores
+    seconds: float
 
 
 class Assistant:
@@ -45,33 +55,47 @@ class Assistant:
                                              s.n_ctx, s.n_threads, s.max_tokens, s.temperature)
         return self._generator
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
-        for item in self.stream(question, k):
+    def ask(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Answer:
+        for item in self.stream(question, k, history):
             if isinstance(item, Answer):
                 return item
         raise AssertionError("stream ended without an Answer")
 
-    def stream(self, question: str, k: int | None = None) -> Iterator[str | Answer]:
+    def retrieve(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Retrieval:
+        """Search for a question (made self-contained from `history`, the earlier questions)."""
         started = time.perf_counter()
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
-        retrieved = self.index.search(question, k or self.settings.k)
-        relevant = tuple(p for p in retrieved if p.score >= self.settings.min_score)
-        retrieve_s = time.perf_counter() - started
+        query = standalone(question, history)
+        passages = tuple(self.index.search(query, k or self.settings.k))
+        return Retrieval(question, query, passages, time.perf_counter() - started)
+
+    def stream(self, question: str, k: int | None = None, history: Sequence[str] = (),
+               retrieval: Retrieval | None = None) -> Iterator[str | Answer]:
+        """Yield the answer's text as it is generated, then the final `Answer`. Pass the result of
+        `retrieve` as `retrieval` to show the passages found before the model starts."""
+        retrieval = retrieval or self.retrieve(question, k, history)
+        started = time.perf_counter()
+        question = retrieval.question
+        relevant = tuple(p for p in retrieval.passages if p.score >= self.settings.min_score)
+        retrieve_s = retrieval.seconds
+
+        def elapsed() -> float:  # from the question: retrieval, then this call
+            return retrieve_s + time.perf_counter() - started
         if not relevant:
             yield ABSTAIN
             yield Answer.from_reply(question, ABSTAIN, (), True,
-                                    Timings(retrieve_s, None, time.perf_counter() - started),
+                                    Timings(retrieve_s, None, elapsed()),
                                     ("no passage was relevant enough to send to the model",))
             return
 
         notes: list[str] = []
-        prompt_question, passages = self._fit(question, relevant, notes)
+        prompt_question, passages = self._fit(retrieval.query, relevant, notes)
         if not passages:
             yield ABSTAIN
             yield Answer.from_reply(question, ABSTAIN, (), True,
-                                    Timings(retrieve_s, None, time.perf_counter() - started), tuple(notes))
+                                    Timings(retrieve_s, None, elapsed()), tuple(notes))
             return
         messages = build_messages(prompt_question, passages)
         prompt_tokens = self.generator.count_tokens(messages)
@@ -83,7 +107,7 @@ class Assistant:
             reply.append(chunk)
             visible = shown.feed(chunk)
             if visible:
-                first = first if first is not None else time.perf_counter() - started
+                first = first if first is not None else elapsed()
                 yield visible
         tail = shown.flush()
         if tail:
@@ -92,11 +116,11 @@ class Assistant:
         abstained = is_abstention(text) or not text
         support: list = []
         if not abstained:
-            text, support = check(text, [p.text for p in passages], question)
+            text, support = check(text, [p.text for p in passages], retrieval.query)
             if support and not any(s.supported for s in support):
                 abstained = True
                 notes.append("the model's answer was not supported by the passages, so it was withheld")
-        timings = Timings(retrieve_s, first, time.perf_counter() - started, prompt_tokens, generated)
+        timings = Timings(retrieve_s, first, elapsed(), prompt_tokens, generated)
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
                                 timings, tuple(notes), tuple(support))
 

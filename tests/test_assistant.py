@@ -103,3 +103,28 @@ def test_uncited_supported_sentence_gets_its_citation(settings, seed_index, gene
     generator.reply = "Russian forces seized South Ossetia and Abkhazia."
     answer = Assistant(settings, seed_index, generator).ask("Which Georgian regions did Russia seize?")
     assert [c.passage.paragraph for c in answer.citations] == [4]
+
+
+def test_follow_up_question_is_searched_with_the_earlier_one(settings, seed_index, generator):
+    assistant = Assistant(settings, seed_index, generator)
+    plain = assistant.retrieve("And what did he say about it?")
+    follow = assistant.retrieve("And what did he say about it?", history=["Who is colloquially known as Doctor No?"])
+    assert follow.query.startswith("And what did he say about it?") and "Doctor No" in follow.query
+    assert plain.query == plain.question
+
+    def rank_of_doctor_no(retrieval):
+        return next((i for i, p in enumerate(retrieval.passages) if p.paragraph == 3), 99)
+
+    assert rank_of_doctor_no(follow) < rank_of_doctor_no(plain)
+    generator.reply = "Lavrov called it unacceptable [1]."
+    answer = assistant.ask("And what did he say about it?", history=["Who is colloquially known as Doctor No?"])
+    assert "Follow-up to: Who is colloquially known as Doctor No?" in generator.prompts[-1][-1]["content"]
+    assert answer.question == "And what did he say about it?"
+
+
+def test_retrieval_can_be_shown_before_generation(settings, seed_index, generator):
+    assistant = Assistant(settings, seed_index, generator)
+    retrieval = assistant.retrieve(DOCTOR_Q)
+    assert retrieval.passages and generator.prompts == []
+    answer = [i for i in assistant.stream(DOCTOR_Q, retrieval=retrieval)][-1]
+    assert answer.passages[0] == retrieval.passages[0]

@@ -141,3 +141,15 @@ def test_crash_before_manifest_keeps_old_index(seed_index, tmp_path, embedder, m
     monkeypatch.undo()
     reopened = Index.open(seed_index.data_dir, embedder)
     assert len(reopened) == 9 and {p.doc for p in reopened.passages} == {"russia-rejects-european-troops-in-ukraine.txt"}
+
+
+def test_sync_of_a_folder_keeps_documents_from_elsewhere(seed_index, seed_corpus, tmp_path):
+    upload = tmp_path / "mine.md"
+    upload.write_text("# Notes\n\nThe lighthouse keeper counted ships.")
+    assert seed_index.add([upload], prefix="uploads/").added == ["uploads/mine.md"]
+    report = seed_index.sync([seed_corpus])
+    assert report.removed == [] and "uploads/mine.md" in {d.doc for d in seed_index.documents()}
+    (seed_corpus / "russia-rejects-european-troops-in-ukraine.txt").unlink()
+    report = seed_index.sync([seed_corpus])
+    assert report.removed == ["russia-rejects-european-troops-in-ukraine.txt"]
+    assert [d.doc for d in seed_index.documents()] == ["uploads/mine.md"]
