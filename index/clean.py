@@ -9,7 +9,7 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 # opening that can start a sentence (capital, digit, quote, bracket).
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’»)\]]*\s+(?=["'“‘«(\[]?[A-Z0-9À-Þ])""")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc no nos fig inc ltd co corp "
+    "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc fig inc ltd co corp "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e a.m p.m approx dept est".split()
 )
 
@@ -26,14 +26,16 @@ def normalize_space(text: str) -> str:
 def sentences(text: str) -> list[str]:
     """Split a paragraph into sentences, keeping initials and common abbreviations intact.
 
-    >>> sentences("George W. Bush came. Dr. No left! Why? Yes.")
-    ['George W. Bush came.', 'Dr. No left!', 'Why?', 'Yes.']
+    >>> sentences("George W. Bush came. Dr. No left! Room No. 5 is his. He said No. Why?")
+    ['George W. Bush came.', 'Dr. No left!', 'Room No. 5 is his.', 'He said No.', 'Why?']
     """
     text = normalize_space(text.replace("\n", " "))
     out, start = [], 0
     for m in _BOUNDARY.finditer(text):
         before = text[start:m.start()].rsplit(" ", 1)[-1].lower()
-        if text[m.start()] == "." and (len(before) == 1 and before.isalpha() or before in _ABBREVIATIONS):
+        numbered = before in ("no", "nos") and text[m.end():m.end() + 1].isdigit()  # "No. 5"
+        if text[m.start()] == "." and (len(before) == 1 and before.isalpha() or before in _ABBREVIATIONS
+                                       or numbered):
             continue
         out.append(text[start:m.end()].strip())
         start = m.end()

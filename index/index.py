@@ -1,6 +1,7 @@
 """`Index`: a FAISS store plus its passage table and manifest in a data folder."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class Index:
         self._store = store
         self.passages = passages
         self.manifest = manifest
+        self._lock = threading.RLock()  # an update swaps store and passages together
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -98,12 +100,14 @@ class Index:
         if not question.strip() or not self.passages or k <= 0:
             return []
         query = self.embedder.embed([question])
-        scores, rows = self._store.search(query, min(len(self.passages), k * 2 + 5))
+        with self._lock:
+            passages = self.passages
+            scores, rows = self._store.search(query, min(len(passages), k * 2 + 5))
         out, seen = [], set()
         for score, row in zip(scores[0], rows[0]):
             if row < 0:
                 continue
-            passage = self.passages[int(row)]
+            passage = passages[int(row)]
             if passage.text in seen:
                 continue
             seen.add(passage.text)
@@ -122,9 +126,15 @@ class Index:
                              counts.get(doc, (set(), 0))[1], info["sha256"])
                 for doc, info in sorted(self.manifest["documents"].items())]
 
-    def paragraphs(self, doc: str) -> list[Passage]:
-        """Every stored passage of `doc` in reading order (for showing a paragraph's neighbours)."""
-        return sorted((p for p in self.passages if p.doc == doc), key=lambda p: (p.paragraph, p.part))
+    def neighbours(self, passage: Passage) -> tuple[Passage | None, Passage | None]:
+        """The stored passages just before and after `passage` in its document's reading order."""
+        ordered = sorted((p for p in self.passages if p.doc == passage.doc), key=lambda p: (p.paragraph, p.part))
+        keys = [(p.paragraph, p.part) for p in ordered]
+        try:
+            i = keys.index((passage.paragraph, passage.part))
+        except ValueError:
+            return None, None
+        return (ordered[i - 1] if i > 0 else None), (ordered[i + 1] if i + 1 < len(ordered) else None)
 
     # -- writing ---------------------------------------------------------------------------------
     def sync(self, paths: Iterable[Path | str], progress: bool = False) -> UpdateReport:
@@ -153,6 +163,10 @@ class Index:
         return self._apply([], list(docs), False)
 
     def _apply(self, sources: list[Source], gone: list[str], progress: bool) -> UpdateReport:
+        with self._lock:
+            return self._apply_locked(sources, gone, progress)
+
+    def _apply_locked(self, sources: list[Source], gone: list[str], progress: bool) -> UpdateReport:
         started = time.perf_counter()
         report = UpdateReport(removed=list(gone))
         docs = dict(self.manifest["documents"])

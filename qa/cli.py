@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     p.set_defaults(run=cmd_ask)
 
+    p = sub.add_parser("serve", parents=[common, model], help="open the web chat (updates the index from seeds/ first)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--index-dir", dest="data_dir", type=Path, help="same as --data-dir")
+    p.set_defaults(run=cmd_serve)
+
     p = sub.add_parser("models", parents=[model], help="list model profiles and their files")
     p.add_argument("--verify", action="store_true", help="assemble and hash-check every installed profile")
     p.set_defaults(run=cmd_models)
@@ -138,6 +144,14 @@ def cmd_ask(args) -> int:
     first = f"{t.first_token_s:.1f} s to first token, " if t.first_token_s is not None else ""
     print(f"\n({first}{t.total_s:.1f} s in all; {t.prompt_tokens} prompt tokens, "
           f"{t.generated_tokens} generated)", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from ui.app import serve
+
+    print(f"Opening the chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
+    serve(settings_from(args), args.host, args.port)
     return 0
 
 

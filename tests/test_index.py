@@ -153,3 +153,11 @@ def test_sync_of_a_folder_keeps_documents_from_elsewhere(seed_index, seed_corpus
     report = seed_index.sync([seed_corpus])
     assert report.removed == ["russia-rejects-european-troops-in-ukraine.txt"]
     assert [d.doc for d in seed_index.documents()] == ["uploads/mine.md"]
+
+
+def test_neighbours(seed_index):
+    third = next(p for p in seed_index.passages if p.paragraph == 3)
+    before, after = seed_index.neighbours(third)
+    assert (before.paragraph, after.paragraph) == (2, 4)
+    first = next(p for p in seed_index.passages if p.paragraph == 1)
+    assert seed_index.neighbours(first)[0] is None

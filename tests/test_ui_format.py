@@ -1,0 +1,60 @@
+from index import Passage
+from qa.answer import Answer, Citation, Timings
+from qa.support import Support
+from ui.format import answer_chat, chat_text, found_html, highlight, sources_html
+
+XSS = '<img src=x onerror=alert(1)> ![](http://127.0.0.1:9/leak) [a](http://x) <script>alert(2)</script>'
+P1 = Passage("a.txt", "News", 3, "Sergei Lavrov is known as Doctor No. He rejects ideas.", 0.5)
+P2 = Passage("a.txt", "News", 4, "NATO met in Bucharest. " + XSS, 0.3)
+TITLES = {"a.txt": "News"}
+
+
+def no_neighbours(p):
+    return None, None
+
+
+def answer(text="Lavrov is Doctor No [1].", abstained=False, passages=(P1, P2)):
+    citations = () if abstained else (Citation(1, P1),)
+    support = () if abstained else (Support("Lavrov is Doctor No.", (1,), 1.0, True),)
+    return Answer("Who is Doctor No?", text, passages, citations, abstained, Timings(), (), support)
+
+
+def test_chat_text_is_inert_markdown():
+    out = chat_text(XSS)
+    for dangerous in ("<img", "<script", "](", "![", "http://"):
+        assert dangerous not in out
+    assert chat_text("") == ""
+
+
+def test_sources_show_cited_paragraph_with_highlight_and_uncited_apart():
+    html = sources_html(answer(), TITLES, no_neighbours)
+    assert "[1] News — ¶3" in html
+    assert "<mark>Sergei Lavrov is known as Doctor No.</mark>" in html
+    cited_part, uncited_part = html.split("<details", 1)
+    assert "Bucharest" not in cited_part and "Retrieved but not cited (1)" in uncited_part
+
+
+def test_document_text_is_escaped_in_sources():
+    html = sources_html(answer(), TITLES, no_neighbours)
+    assert "<img" not in html and "<script" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "<a " not in html  # markdown links stay text: the panel is HTML, not Markdown
+
+
+def test_abstention_cites_nothing_and_shows_related_passages():
+    html = sources_html(answer("The documents do not say.", abstained=True, passages=()), TITLES, no_neighbours,
+                        retrieved=(P1,))
+    assert "do not answer" in html and "qa-source-head" not in html
+    assert "Related passages, but not an answer (1)" in html
+
+
+def test_neighbours_are_expandable():
+    before = Passage("a.txt", "News", 2, "Earlier paragraph.")
+    html = sources_html(answer(), TITLES, lambda p: (before, None))
+    assert "<summary>Neighbouring paragraphs</summary>" in html and "Earlier paragraph." in html
+
+
+def test_found_and_highlight_edge_cases():
+    assert "No passages" in found_html([], TITLES)
+    assert "Found 2 passages" in found_html([P1, P2], TITLES)
+    assert highlight("", ["x"]) == ""
+    assert "&lt;script&gt;" in answer_chat(answer(text="<script>x</script>"))

@@ -1,0 +1,199 @@
+"""The Gradio chat: a thin shell over `Assistant` and `Index`. The chat function is a generator;
+what the page shows is built by the pure functions in `ui/format.py`."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from index import Index, SearchIndexError
+from qa import Answer, Assistant, QAError, Settings
+from qa.catalogue import PROFILES, status
+
+from .format import answer_chat, chat_text, found_html, sources_html
+
+ALLOWED = (".txt", ".md", ".html", ".htm", ".pdf")
+MAX_UPLOAD = 20 * 1024 * 1024
+EXAMPLES = ["Why does Russia reject European troops in Ukraine?", 'Who is nicknamed "Doctor No"?',
+            "What did Putin privately tell George W. Bush in 2008?"]
+CSS = """
+.qa-sources { font-size: 0.95em; line-height: 1.45; }
+.qa-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px 10px; margin: 8px 0; }
+.qa-source-head { font-weight: 600; margin-bottom: 4px; }
+.qa-source mark { background: #fde68a; color: inherit; padding: 0 2px; }
+.qa-neighbour { opacity: 0.75; }
+.qa-warning { color: #b45309; font-weight: 600; }
+"""
+
+
+class ChatApp:
+    """State shared by every event: one index, one assistant per model profile."""
+
+    def __init__(self, settings: Settings, index: Index, generator=None):
+        self.settings = settings
+        self.index = index
+        self.uploads = Path(settings.data_dir) / "uploads"
+        self._assistants: dict[str, Assistant] = {}
+        self._generator = generator  # tests may inject one; else each profile loads its GGUF
+
+    def assistant(self, profile: str) -> Assistant:
+        if profile not in self._assistants:
+            settings = self.settings.but(profile=profile)
+            self._assistants[profile] = Assistant(settings, self.index, self._generator)
+        return self._assistants[profile]
+
+    def titles(self) -> dict[str, str]:
+        return {d.doc: d.title for d in self.index.documents()}
+
+    def profiles(self) -> list[str]:
+        installed = [n for n, p in PROFILES.items() if status(p, self.settings.cache_dir).installed]
+        return installed or [self.settings.profile]
+
+    # -- events ----------------------------------------------------------------------------------
+    def respond(self, message: str, history: list[dict], k: int, profile: str):
+        """Yields (chat history, sources panel) as the answer grows."""
+        import gradio as gr
+
+        question = (message or "").strip()
+        if not question:
+            raise gr.Error("Type a question first.")
+        earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        chat = history + [{"role": "user", "content": chat_text(question)},
+                          {"role": "assistant", "content": "_Searching the documents…_"}]
+        yield chat, ""
+        try:
+            assistant = self.assistant(profile)
+            retrieval = assistant.retrieve(question, int(k), earlier)
+            titles = self.titles()
+            yield chat, found_html(retrieval.passages, titles)
+            text = ""
+            for item in assistant.stream(question, int(k), earlier, retrieval=retrieval):
+                if isinstance(item, Answer):
+                    chat[-1] = {"role": "assistant", "content": answer_chat(item)}
+                    yield chat, sources_html(item, titles, self.index.neighbours, retrieval.passages)
+                else:
+                    text += item
+                    chat[-1] = {"role": "assistant", "content": chat_text(text)}
+                    yield chat, found_html(retrieval.passages, titles)
+        except (QAError, SearchIndexError, ValueError) as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def upload(self, files, progress=None):
+        """Index uploaded files; returns (status message, documents table, removable documents)."""
+        lines = []
+        accepted = []
+        self.uploads.mkdir(parents=True, exist_ok=True)
+        for f in files or []:
+            path = Path(getattr(f, "name", f))
+            name = path.name
+            if path.suffix.lower() not in ALLOWED:
+                lines.append(f"✗ {name}: only {', '.join(ALLOWED)} files can be indexed")
+            elif path.stat().st_size > MAX_UPLOAD:
+                lines.append(f"✗ {name}: larger than {MAX_UPLOAD // 2**20} MB")
+            else:
+                target = self.uploads / name
+                shutil.copyfile(path, target)
+                accepted.append(target)
+        if accepted:
+            if progress is not None:
+                progress(0.1, desc=f"Indexing {len(accepted)} file(s)…")
+            report = self.index.add(accepted, prefix="uploads/")
+            skipped = {Path(p).name: reason for p, reason in report.skipped}
+            for target in accepted:
+                if target.name in skipped:
+                    lines.append(f"✗ {target.name}: {skipped[target.name]}")
+                    target.unlink(missing_ok=True)
+                else:
+                    verb = "updated" if f"uploads/{target.name}" in report.updated else (
+                        "unchanged" if f"uploads/{target.name}" in report.unchanged else "indexed")
+                    lines.append(f"✓ {target.name}: {verb}")
+        return "\n".join(f"- {chat_text(line)}" for line in lines) or "", *self.documents()
+
+    def remove(self, doc: str):
+        import gradio as gr
+
+        if not doc:
+            raise gr.Error("Choose a document to remove.")
+        try:
+            self.index.remove([doc])
+        except KeyError as exc:
+            raise gr.Error(f"{doc} is not in the index") from exc
+        if doc.startswith("uploads/"):
+            (self.uploads / doc.removeprefix("uploads/")).unlink(missing_ok=True)
+        return f"- removed {chat_text(doc)}", *self.documents()
+
+    def documents(self):
+        import gradio as gr
+
+        docs = self.index.documents()
+        rows = [[d.title, d.doc, d.paragraphs] for d in docs]
+        return rows, gr.update(choices=[d.doc for d in docs], value=None)
+
+
+def build(app: ChatApp):
+    import gradio as gr
+
+    profiles = app.profiles()
+    with gr.Blocks(title="Ask your documents") as demo:
+        gr.Markdown("## Ask your documents\nAnswers come only from the indexed documents. Each "
+                    "[n] in an answer is a paragraph shown in the sources panel, with the sentence it "
+                    "rests on highlighted.")
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chatbot = gr.Chatbot(label="Chat", height=480, render_markdown=True, sanitize_html=True,
+                                     allow_tags=False, elem_id="chat", buttons=["copy"])
+                with gr.Row():
+                    box = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
+                                     scale=8, elem_id="question", max_lines=4, container=False)
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=70, elem_id="ask")
+                    stop = gr.Button("Stop", scale=1, min_width=70, elem_id="stop")
+                with gr.Row():
+                    clear = gr.Button("Clear chat", size="sm", elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box, label="Try")
+            with gr.Column(scale=2, min_width=280):
+                sources = gr.HTML("<p>Sources appear here.</p>", label="Sources", elem_id="sources")
+        with gr.Accordion("Documents", open=False, elem_id="documents"):
+            files = gr.File(label="Add .txt, .md, .html or .pdf (20 MB at most each)", file_count="multiple",
+                            file_types=list(ALLOWED), elem_id="upload")
+            status_md = gr.Markdown(elem_id="upload-status")
+            rows, choices = app.documents()
+            table = gr.Dataframe(value=rows, headers=["title", "document", "paragraphs"], interactive=False,
+                                 elem_id="doc-table")
+            with gr.Row():
+                pick = gr.Dropdown(choices=choices["choices"], label="Remove a document", elem_id="remove-pick")
+                remove = gr.Button("Remove", elem_id="remove")
+        with gr.Accordion("Settings", open=False):
+            k = gr.Slider(1, 10, value=app.settings.k, step=1, label="Passages per question")
+            profile = gr.Dropdown(profiles, value=app.settings.profile if app.settings.profile in profiles
+                                  else profiles[0], label="Model profile")
+
+        inputs = [box, chatbot, k, profile]
+        events = [trigger(app.respond, inputs, [chatbot, sources], concurrency_id="llm")
+                  for trigger in (box.submit, send.click)]
+        for event in events:
+            event.then(lambda: "", None, box)
+        stop.click(None, None, None, cancels=events)
+        clear.click(lambda: ([], "<p>Sources appear here.</p>"), None, [chatbot, sources], cancels=events)
+
+        def on_upload(uploaded, progress=gr.Progress()):
+            return app.upload(uploaded, progress)
+
+        files.upload(on_upload, files, [status_md, table, pick], concurrency_id="llm")
+        remove.click(app.remove, pick, [status_md, table, pick], concurrency_id="llm")
+    return demo
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generator=None, block: bool = True):
+    """Update the index from the seed folder, then serve the chat on host:port."""
+    from qa import open_index
+
+    index = open_index(settings)
+    report = index.sync([settings.seeds], progress=True)
+    if report.changed:
+        print(f"index: {report.summary()}")
+    app = ChatApp(settings, index, generator)
+    demo = build(app)
+    demo.queue(default_concurrency_limit=1, max_size=16)
+    demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
+                blocked_paths=[str(Path(settings.data_dir).resolve())], css=CSS, prevent_thread_lock=not block,
+                show_error=True, footer_links=[])
+    return demo, app

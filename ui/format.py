@@ -1,0 +1,111 @@
+"""Pure formatting for the web page: answer and sources → safe HTML/Markdown. Tested without Gradio.
+
+Everything that comes from documents or from the model is untrusted: it is HTML-escaped, and in
+the chat (which renders Markdown) every character that could start a link, an image or HTML is
+escaped too, so no document or answer can make the page run code or fetch anything.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Callable, Sequence
+
+from index import Passage
+from index.clean import sentences
+from qa.answer import Answer
+from qa.support import score
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
+
+
+def chat_text(text: str) -> str:
+    """Model text made inert for a Markdown renderer: no link, image, HTML or autolink survives.
+
+    >>> chat_text("![x](http://h/leak) <img src=x> a & b")
+    '\\\\!\\\\[x\\\\]\\\\(http\\\\://h/leak\\\\) &lt;img src=x&gt; a &amp; b'
+    >>> chat_text("")
+    ''
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def doc_label(passage: Passage, titles: dict[str, str]) -> str:
+    """'Document title — ¶4' (the document's own title, else its file name).
+
+    >>> doc_label(Passage("a.txt", "Sec", 4, "x"), {"a.txt": "News"})
+    'News — ¶4'
+    """
+    return f"{titles.get(passage.doc) or passage.doc} — ¶{passage.paragraph}"
+
+
+def highlight(text: str, claims: Sequence[str]) -> str:
+    """Escaped paragraph text with the sentence that best supports each claim in <mark>.
+
+    >>> highlight("A cat sat. Lavrov said no.", ["Lavrov refused"])
+    'A cat sat. <mark>Lavrov said no.</mark>'
+    >>> highlight("<b>", [])
+    '&lt;b&gt;'
+    """
+    parts = sentences(text)
+    marked: set[int] = set()
+    for claim in claims:
+        scores = [score(claim, s) for s in parts]
+        if scores and max(scores) > 0:
+            marked.add(scores.index(max(scores)))
+    if not marked:
+        return html.escape(text)
+    return " ".join(f"<mark>{html.escape(s)}</mark>" if i in marked else html.escape(s)
+                    for i, s in enumerate(parts))
+
+
+def found_html(passages: Sequence[Passage], titles: dict[str, str]) -> str:
+    """The passages found for a question, shown while the model reads them."""
+    if not passages:
+        return '<div class="qa-sources"><p>No passages found.</p></div>'
+    items = "".join(f"<li>{html.escape(doc_label(p, titles))} <small>(similarity {p.score:.2f})</small></li>"
+                    for p in passages)
+    return (f'<div class="qa-sources"><p><b>Found {len(passages)} passages</b> — reading them…</p>'
+            f"<ol>{items}</ol></div>")
+
+
+def sources_html(answer: Answer, titles: dict[str, str],
+                 neighbours: Callable[[Passage], tuple[Passage | None, Passage | None]],
+                 retrieved: Sequence[Passage] = ()) -> str:
+    """Cited paragraphs (cited sentence highlighted, neighbours expandable), then the passages
+    that were retrieved but not cited, collapsed."""
+    out = ['<div class="qa-sources">']
+    if answer.abstained:
+        out.append("<p><b>The documents do not answer this.</b> Nothing is cited.</p>")
+    for c in answer.citations:
+        claims = [s.sentence for s in answer.support if c.n in s.cited]
+        before, after = neighbours(c.passage)
+        context = "".join(f'<p class="qa-neighbour"><small>¶{p.paragraph}</small> {html.escape(p.text)}</p>'
+                          for p in (before, after) if p is not None)
+        section = "" if c.passage.title == titles.get(c.passage.doc) else f" · {html.escape(c.passage.title)}"
+        out.append(
+            f'<div class="qa-source" id="source-{c.n}"><div class="qa-source-head">[{c.n}] '
+            f"{html.escape(doc_label(c.passage, titles))}<small>{section}</small></div>"
+            f'<p class="qa-source-text">{highlight(c.passage.text, claims)}</p>'
+            + (f"<details><summary>Neighbouring paragraphs</summary>{context}</details>" if context else "")
+            + "</div>")
+    cited = {c.passage for c in answer.citations}
+    others = [p for p in (answer.passages or retrieved) if p not in cited]
+    if others:
+        label = "Related passages, but not an answer" if answer.abstained else "Retrieved but not cited"
+        items = "".join(f"<li><b>{html.escape(doc_label(p, titles))}</b> "
+                        f"<small>(similarity {p.score:.2f})</small><br>{html.escape(p.text)}</li>"
+                        for p in others)
+        out.append(f'<details class="qa-uncited"><summary>{label} ({len(others)})</summary><ul>{items}</ul></details>')
+    unsupported = [s.sentence for s in answer.support if not s.supported]
+    if unsupported and not answer.abstained:
+        items = "".join(f"<li>{html.escape(s)}</li>" for s in unsupported)
+        out.append(f'<p class="qa-warning">Not supported by any passage:</p><ul>{items}</ul>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def answer_chat(answer: Answer) -> str:
+    """The final answer as the chat shows it: inert text, with notes in italics."""
+    text = chat_text(answer.text)
+    notes = "".join(f"\n\n_{chat_text(n)}_" for n in answer.notes)
+    return text + notes
