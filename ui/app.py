@@ -59,21 +59,21 @@ class ChatApp:
         earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
         chat = history + [{"role": "user", "content": chat_text(question)},
                           {"role": "assistant", "content": "_Searching the documents…_"}]
-        yield chat, ""
+        yield list(chat), ""
         try:
             assistant = self.assistant(profile)
             retrieval = assistant.retrieve(question, int(k), earlier)
             titles = self.titles()
-            yield chat, found_html(retrieval.passages, titles)
+            yield list(chat), found_html(retrieval.passages, titles)
             text = ""
             for item in assistant.stream(question, int(k), earlier, retrieval=retrieval):
                 if isinstance(item, Answer):
                     chat[-1] = {"role": "assistant", "content": answer_chat(item)}
-                    yield chat, sources_html(item, titles, self.index.neighbours, retrieval.passages)
+                    yield list(chat), sources_html(item, titles, self.index.neighbours, retrieval.passages)
                 else:
                     text += item
                     chat[-1] = {"role": "assistant", "content": chat_text(text)}
-                    yield chat, found_html(retrieval.passages, titles)
+                    yield list(chat), found_html(retrieval.passages, titles)
         except (QAError, SearchIndexError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -86,9 +86,9 @@ class ChatApp:
             path = Path(getattr(f, "name", f))
             name = path.name
             if path.suffix.lower() not in ALLOWED:
-                lines.append(f"✗ {name}: only {', '.join(ALLOWED)} files can be indexed")
+                lines.append(f"✗ {chat_text(name)}: only {', '.join(ALLOWED)} files can be indexed")
             elif path.stat().st_size > MAX_UPLOAD:
-                lines.append(f"✗ {name}: larger than {MAX_UPLOAD // 2**20} MB")
+                lines.append(f"✗ {chat_text(name)}: larger than {MAX_UPLOAD // 2**20} MB")
             else:
                 target = self.uploads / name
                 shutil.copyfile(path, target)
@@ -100,13 +100,13 @@ class ChatApp:
             skipped = {Path(p).name: reason for p, reason in report.skipped}
             for target in accepted:
                 if target.name in skipped:
-                    lines.append(f"✗ {target.name}: {skipped[target.name]}")
+                    lines.append(f"✗ {chat_text(target.name)}: {chat_text(skipped[target.name])}")
                     target.unlink(missing_ok=True)
                 else:
                     verb = "updated" if f"uploads/{target.name}" in report.updated else (
                         "unchanged" if f"uploads/{target.name}" in report.unchanged else "indexed")
-                    lines.append(f"✓ {target.name}: {verb}")
-        return "\n".join(f"- {chat_text(line)}" for line in lines) or "", *self.documents()
+                    lines.append(f"✓ {chat_text(target.name)}: {verb}")
+        return "\n".join(f"- {line}" for line in lines), *self.documents()
 
     def remove(self, doc: str):
         import gradio as gr

@@ -1,0 +1,73 @@
+"""Time the web chat as a person sees it: from pressing Enter to the first sources shown, to the
+first word of the answer, and to the full answer, in headless Chromium against `qa serve`'s app.
+
+    .venv/bin/python bench/chat_latency.py [--profile default]
+
+The first question also pays for loading the LLM; the app loads the embedder when it starts.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+QUESTIONS = ["Why does Russia reject European troops in Ukraine?", 'Who is nicknamed "Doctor No"?',
+             "What did Putin privately tell George W. Bush in 2008?", "What is the population of Sevastopol?"]
+ROOT = Path(__file__).resolve().parent.parent
+STATE = """() => { const s = document.querySelector('#sources'); const b = document.querySelectorAll('#chat .bot');
+  const last = b.length ? b[b.length - 1].innerText : '';
+  return {sources: s ? s.innerText : '', bots: b.length, last: last}; }"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", default="default")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from playwright.sync_api import sync_playwright
+
+    from qa import Settings
+    from ui.app import serve
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with tempfile.TemporaryDirectory() as data:
+        settings = Settings.from_env(data_dir=data, seeds=ROOT / "seeds", profile=args.profile)
+        demo, _ = serve(settings, "127.0.0.1", port, block=False)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_selector("#question textarea")
+            print(f"profile {args.profile}\n\n| question | sources shown (s) | first word (s) | full answer (s) |\n|---|---|---|---|")
+            for q in QUESTIONS:
+                before = page.evaluate(STATE)
+                bots, previous = before["bots"], before["last"]
+                page.fill("#question textarea", q)
+                start = time.perf_counter()
+                page.keyboard.press("Enter")
+                shown = first = None
+                while True:
+                    st = page.evaluate(STATE)
+                    now = time.perf_counter() - start
+                    if shown is None and ("Found" in st["sources"] or "do not answer" in st["sources"]):
+                        shown = now
+                    fresh = st["last"].strip() and st["last"] != previous and "Searching" not in st["last"]
+                    if first is None and st["bots"] > bots and fresh:
+                        first = now
+                    if first is not None and st["sources"] and "reading them" not in st["sources"]:
+                        done = now
+                        break
+                    time.sleep(0.05)
+                print(f"| {q} | {shown:.1f} | {first:.1f} | {done:.1f} |", flush=True)
+            browser.close()
+        demo.close()
+
+
+if __name__ == "__main__":
+    main()
