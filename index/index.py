@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 from .build import CHUNKING, Source, chunk, collect, file_hash
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import EmbedderMismatch, IndexMissing, UnreadableDocument
+from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, UnreadableDocument
 from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
                     write_atomic, write_passages)
 from .passage import Passage
@@ -85,7 +85,6 @@ class Index:
         store = FaissStore.load(data_dir / manifest["vectors"])
         passages = read_passages(data_dir / manifest["passages"])
         if len(passages) != len(store):
-            from .errors import CorruptIndex
             raise CorruptIndex(f"{data_dir}/ holds {len(store)} vectors for {len(passages)} passages: "
                                "rebuild it with `qa index --rebuild`")
         return cls(data_dir, embedder, store, passages, manifest)

@@ -83,19 +83,13 @@ class Assistant:
 
         def elapsed() -> float:  # from the question: retrieval, then this call
             return retrieve_s + time.perf_counter() - started
-        if not relevant:
-            yield ABSTAIN
-            yield Answer.from_reply(question, ABSTAIN, (), True,
-                                    Timings(retrieve_s, None, elapsed()),
-                                    ("no passage was relevant enough to send to the model",))
-            return
 
         notes: list[str] = []
-        prompt_question, passages = self._fit(retrieval.query, relevant, notes)
-        if not passages:
+        prompt_question, passages = self._fit(retrieval.query, relevant, notes) if relevant else ("", ())
+        if not passages:  # abstain without calling the model
             yield ABSTAIN
-            yield Answer.from_reply(question, ABSTAIN, (), True,
-                                    Timings(retrieve_s, None, elapsed()), tuple(notes))
+            yield Answer.from_reply(question, ABSTAIN, (), True, Timings(retrieve_s, None, elapsed()),
+                                    tuple(notes) or ("no passage was relevant enough to send to the model",))
             return
         messages = build_messages(prompt_question, passages)
         prompt_tokens = self.generator.count_tokens(messages)

