@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -66,6 +67,20 @@ def title_from_name(doc: str) -> str:
     return normalize_space(Path(doc).stem.replace("_", " ").replace("-", " "))
 
 
+def naive_chunk(text: str, doc: str, count_tokens: Callable[[str], int], max_tokens: int) -> tuple[str, list[Passage]]:
+    """The yardstick's chunking, as most RAG tools ship it: blank-line blocks (or lines, in a file
+    without blank lines) exactly as written; no headings, no cleaning, no dedupe, no window check.
+
+    >>> [p.text for p in naive_chunk("A\\n\\nB  b\\n\\nA", "a.txt", len, 9)[1]]
+    ['A', 'B  b', 'A']
+    """
+    blocks = [b for b in re.split(r"\n\s*\n", text) if b.strip()]
+    if len(blocks) < 3:
+        blocks = [line for line in text.split("\n") if line.strip()]
+    title = title_from_name(doc)
+    return title, [Passage(doc, title, i, b.strip()) for i, b in enumerate(blocks, start=1)]
+
+
 def chunk(text: str, doc: str, count_tokens: Callable[[str], int], max_tokens: int) -> tuple[str, list[Passage]]:
     """(document title, passages): paragraphs, identical ones once, long ones cut to fit the window.
 
@@ -86,3 +101,6 @@ def chunk(text: str, doc: str, count_tokens: Callable[[str], int], max_tokens: i
             passages.append(Passage(doc, para.title, para.number, part, 0.0, para.start, para.end,
                                     i if len(parts) > 1 else 0))
     return title, passages
+
+
+CHUNKERS = {CHUNKING: chunk, "naive-v1": naive_chunk}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .build import CHUNKING, Source, chunk, collect, file_hash
+from .build import CHUNKERS, CHUNKING, Source, collect, file_hash
 from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, UnreadableDocument
 from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
@@ -61,7 +61,7 @@ class Index:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
-             create: bool = False) -> "Index":
+             create: bool = False, chunking: str = CHUNKING) -> "Index":
         """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`).
 
         Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
@@ -73,7 +73,7 @@ class Index:
         if manifest is None:
             if not create:
                 raise IndexMissing(f"no index in {data_dir}/ yet: build one with `qa index [PATH ...]`")
-            manifest = {"format": FORMAT, "generation": 0, "chunking": CHUNKING,
+            manifest = {"format": FORMAT, "generation": 0, "chunking": chunking,
                         "embedder": {"name": embedder.name}, "documents": {}}
             return cls(data_dir, embedder, None, [], manifest)
         built_with = manifest["embedder"]["name"]
@@ -169,7 +169,8 @@ class Index:
         started = time.perf_counter()
         report = UpdateReport(removed=list(gone))
         docs = dict(self.manifest["documents"])
-        stale = self.manifest.get("chunking") != CHUNKING
+        chunking = self.manifest.get("chunking") if self.manifest.get("chunking") in CHUNKERS else CHUNKING
+        stale = self.manifest.get("chunking") != chunking
         new_passages: list[Passage] = []
         replaced: set[str] = set(gone)
         for source in sources:
@@ -183,7 +184,8 @@ class Index:
                 report.skipped.append((str(source.path), str(exc) if isinstance(exc, UnreadableDocument)
                                        else f"cannot read: {exc}"))
                 continue
-            title, passages = chunk(text, source.doc, self.embedder.count_tokens, self.embedder.max_tokens)
+            title, passages = CHUNKERS[chunking](text, source.doc, self.embedder.count_tokens,
+                                                 self.embedder.max_tokens)
             if not passages:
                 report.skipped.append((str(source.path), "no paragraphs of text"))
                 continue
@@ -204,7 +206,7 @@ class Index:
         self.passages = [self.passages[i] for i in keep] + new_passages
         rechunked = not stale or set(docs) <= replaced  # else older chunks of other documents remain
         self.manifest = {**self.manifest, "documents": docs,
-                         "chunking": CHUNKING if rechunked else self.manifest.get("chunking"),
+                         "chunking": chunking if rechunked else self.manifest.get("chunking"),
                          "embedder": {"name": self.embedder.name, "dim": store.dim}}
         self._save()
         report.passages_embedded = len(new_passages)

@@ -67,6 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index-dir", dest="data_dir", type=Path, help="same as --data-dir")
     p.set_defaults(run=cmd_serve)
 
+    p = sub.add_parser("eval", parents=[common, model], help="score retrieval, answers, citations, abstention and speed on a set")
+    p.add_argument("set_dir", type=Path, help="a folder with corpus/ and questions.jsonl")
+    p.add_argument("--limit", type=int, help="a fixed, seeded sample of this many questions")
+    p.add_argument("-k", "--k", type=int, help="passages per question (default 4)")
+    p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
+    p.add_argument("--baseline", choices=["naive"], help="also run the plain RAG pipeline on the same sample")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=cmd_eval)
+
     p = sub.add_parser("models", parents=[model], help="list model profiles and their files")
     p.add_argument("--verify", action="store_true", help="assemble and hash-check every installed profile")
     p.set_defaults(run=cmd_models)
@@ -152,6 +162,22 @@ def cmd_serve(args) -> int:
 
     print(f"Opening the chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
     serve(settings_from(args), args.host, args.port)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+    from .report import write
+
+    s = settings_from(args)
+    report = evaluate(args.set_dir, s, args.limit, args.k, args.retrieval_only, args.baseline)
+    out = write(report, args.out or Path("eval-reports") / args.set_dir.resolve().name)
+    if args.json:
+        print(json.dumps({"summary": report["summary"],
+                          "baseline": report.get("baseline", {}).get("summary")}, indent=1))
+    else:
+        print(out.read_text().split("\n![")[0])
+        print(f"report: {out} and {out.with_suffix('.json')}")
     return 0
 
 

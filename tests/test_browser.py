@@ -4,7 +4,6 @@ against `qa serve`'s app with the real default models. Screenshots go to test-ar
 import os
 import shutil
 import socket
-import threading
 from pathlib import Path
 
 import pytest

@@ -1,0 +1,121 @@
+"""Pure evaluation metrics. Each figure is reported with its counts: {"value", "n", "of"}.
+
+A row is one question's outcome (see `Row`); the functions below turn rows into figures.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+
+@dataclass
+class Row:
+    id: str
+    question: str
+    answerable: bool
+    answers: list  # groups of acceptable strings (the RGB rule)
+    ranks: list[bool] = field(default_factory=list)  # retrieval: is the passage at rank i gold?
+    gold_total: int = 0  # gold items of the question
+    gold_found_at: list[int] = field(default_factory=list)  # per gold item: first rank found (0 = not)
+    reply: str = ""
+    abstained: bool = False
+    cited_gold: list[bool] = field(default_factory=list)  # per cited passage: is it gold?
+    ttft: float | None = None
+    total: float = 0.0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+
+
+def correct(reply: str, answers: Sequence[Sequence[str]]) -> bool:
+    """RGB rule: every group has one of its strings in the reply (case-insensitive).
+
+    >>> correct("Sergei Lavrov said no", [["lavrov"]]), correct("Brazil", [["Brazil"], ["China"]])
+    (True, False)
+    >>> correct("anything", [])
+    False
+    """
+    low = reply.lower()
+    return bool(answers) and all(any(a.lower() in low for a in group) for group in answers)
+
+
+def figure(n: int, of: int) -> dict:
+    """A share with its counts.
+
+    >>> figure(1, 4)
+    {'value': 0.25, 'n': 1, 'of': 4}
+    >>> figure(0, 0)
+    {'value': None, 'n': 0, 'of': 0}
+    """
+    return {"value": round(n / of, 4) if of else None, "n": n, "of": of}
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile.
+
+    >>> percentile([1, 2, 3, 4], 50), percentile([], 50)
+    (2, None)
+    """
+    values = sorted(v for v in values if v is not None)
+    if not values:
+        return None
+    return values[max(0, math.ceil(q / 100 * len(values)) - 1)]
+
+
+def retrieval(rows: Sequence[Row], k: int) -> dict:
+    """hit@1, hit@k, recall@k (share of gold items found in the top k) and MRR@10, on answerable rows."""
+    rows = [r for r in rows if r.answerable and r.gold_total]
+    hit1 = sum(bool(r.ranks[:1]) and r.ranks[0] for r in rows)
+    hitk = sum(any(r.ranks[:k]) for r in rows)
+    found = sum(sum(1 for f in r.gold_found_at if 0 < f <= k) for r in rows)
+    total = sum(r.gold_total for r in rows)
+    rr = [next((1 / (i + 1) for i, g in enumerate(r.ranks[:10]) if g), 0.0) for r in rows]
+    return {"hit@1": figure(hit1, len(rows)), f"hit@{k}": figure(hitk, len(rows)),
+            f"recall@{k}": figure(found, total),
+            "mrr@10": {"value": round(sum(rr) / len(rr), 4) if rr else None, "n": len(rr), "of": len(rr)}}
+
+
+def hit_curve(rows: Sequence[Row], max_k: int = 10) -> list[float | None]:
+    """hit@1 … hit@max_k on answerable rows (for the plot)."""
+    rows = [r for r in rows if r.answerable and r.gold_total]
+    return [figure(sum(any(r.ranks[:k]) for r in rows), len(rows))["value"] for k in range(1, max_k + 1)]
+
+
+def answers(rows: Sequence[Row]) -> dict:
+    answerable = [r for r in rows if r.answerable]
+    unanswerable = [r for r in rows if not r.answerable]
+    right = [r for r in answerable if not r.abstained and correct(r.reply, r.answers)]
+    replied = [r for r in rows if not r.abstained]
+    cited = [g for r in answerable if not r.abstained for g in r.cited_gold]
+    return {
+        "accuracy": figure(len(right), len(answerable)),
+        "false_abstention": figure(sum(r.abstained for r in answerable), len(answerable)),
+        "correct_abstention": figure(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        "citation_precision": figure(sum(cited), len(cited)),
+        "citation_recall": figure(sum(any(r.cited_gold) for r in right), len(right)),
+        "no_citation": figure(sum(not r.cited_gold for r in replied), len(replied)),
+    }
+
+
+def speed(rows: Sequence[Row]) -> dict:
+    asked = [r for r in rows if r.prompt_tokens]
+    gen_s = [r.total - r.ttft for r in asked if r.ttft is not None and r.total > r.ttft]
+    gen_tokens = [r.generated_tokens for r in asked if r.ttft is not None and r.total > r.ttft]
+
+    def rounded(x):
+        return None if x is None else round(x, 3)
+
+    return {
+        "ttft_p50": rounded(percentile([r.ttft for r in asked], 50)),
+        "ttft_p95": rounded(percentile([r.ttft for r in asked], 95)),
+        "total_p50": rounded(percentile([r.total for r in rows], 50)),
+        "total_p95": rounded(percentile([r.total for r in rows], 95)),
+        "prompt_tokens_mean": round(sum(r.prompt_tokens for r in asked) / len(asked), 1) if asked else None,
+        "generated_tokens_mean": round(sum(r.generated_tokens for r in asked) / len(asked), 1) if asked else None,
+        "generation_tokens_per_s": round(sum(gen_tokens) / sum(gen_s), 2) if gen_s else None,
+        "llm_called": figure(len(asked), len(rows)),
+    }
+
+
+def summary(rows: Sequence[Row], k: int) -> dict:
+    return {**retrieval(rows, k), **answers(rows), **speed(rows)}

@@ -1,0 +1,87 @@
+import json
+import shutil
+from pathlib import Path
+
+from qa.evaluate import evaluate, load_set
+from qa.metrics import Row, answers, retrieval, speed
+from qa.report import write
+
+from .conftest import SEED
+
+QUESTIONS = [
+    {"id": "a", "question": "Who is the foreign minister colloquially known as Doctor No?", "answers": [["Lavrov"]],
+     "gold": [{"doc": SEED.name, "quote": 'colloquially known as "Doctor No"'}], "answerable": True},
+    {"id": "b", "question": "Which Georgian regions South Ossetia Abkhazia were seized?", "answers": [["Ossetia"]],
+     "gold": [{"doc": SEED.name, "quote": "South Ossetia and Abkhazia"}], "answerable": True},
+    {"id": "c", "question": "What is the population of Sevastopol?", "answers": [], "gold": [], "answerable": False},
+]
+
+
+def row(answerable=True, ranks=(), found=(), reply="", abstained=False, cited=(), ttft=None, total=0.0, pt=0, gt=0):
+    return Row("x", "q", answerable, [["Lavrov"]], list(ranks), len(found), list(found), reply, abstained,
+               list(cited), ttft, total, pt, gt)
+
+
+def test_perfect_run():
+    rows = [row(ranks=[True, False], found=[1], reply="Lavrov [1]", cited=[True], ttft=1.0, total=2.0, pt=10, gt=5),
+            row(answerable=False, abstained=True, reply="The documents do not say.")]
+    r, a = retrieval(rows, 4), answers(rows)
+    assert r["hit@1"] == {"value": 1.0, "n": 1, "of": 1} and r["recall@4"]["value"] == 1.0 and r["mrr@10"]["value"] == 1.0
+    assert a["accuracy"]["value"] == 1.0 and a["correct_abstention"]["value"] == 1.0
+    assert a["citation_precision"]["value"] == 1.0 and a["citation_recall"]["value"] == 1.0
+    assert a["no_citation"]["value"] == 0.0 and a["false_abstention"]["value"] == 0.0
+    assert speed(rows)["generation_tokens_per_s"] == 5.0
+
+
+def test_empty_run():
+    assert retrieval([], 5)["hit@1"] == {"value": None, "n": 0, "of": 0}
+    assert answers([])["accuracy"]["value"] is None and speed([])["ttft_p50"] is None
+
+
+def test_run_that_abstains_on_everything():
+    rows = [row(ranks=[False, True], found=[2], abstained=True, reply="The documents do not say."),
+            row(answerable=False, abstained=True)]
+    a, r = answers(rows), retrieval(rows, 1)
+    assert a["accuracy"] == {"value": 0.0, "n": 0, "of": 1} and a["false_abstention"]["value"] == 1.0
+    assert a["correct_abstention"]["value"] == 1.0 and a["citation_precision"]["of"] == 0
+    assert r["hit@1"]["value"] == 0.0 and r["mrr@10"]["value"] == 0.5
+
+
+def make_set(tmp_path) -> Path:
+    set_dir = tmp_path / "tiny"
+    (set_dir / "corpus").mkdir(parents=True)
+    shutil.copy(SEED, set_dir / "corpus" / SEED.name)
+    (set_dir / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in QUESTIONS) + "\n")
+    return set_dir
+
+
+def test_eval_end_to_end_with_fakes(tmp_path, settings, seed_index, generator, embedder):
+    def reply(messages):
+        text = messages[-1]["content"]
+        if "population" in text:
+            return "The documents do not say."
+        return "Sergei Lavrov is colloquially known as Doctor No [1]." if "Doctor" in text else "South Ossetia and Abkhazia [1]."
+
+    generator.reply = reply
+    set_dir = make_set(tmp_path)
+    report = evaluate(set_dir, settings, k=3, baseline="naive", progress=False, generator=generator, embedder=embedder)
+    ours, base = report["ours"], report["baseline"]
+    assert report["questions"] == 3 and ours["counts"]["accuracy"]["of"] == 2
+    assert ours["summary"]["correct_abstention"] == 1.0
+    assert {"hit@1", "hit@3", "recall@3", "mrr@10", "accuracy", "citation_precision", "ttft_p50"} <= set(ours["summary"])
+    assert base["index"]["passages"] != ours["index"]["passages"]  # raw lines, headings and all
+    out = write(report, tmp_path / "out")
+    assert (tmp_path / "out" / "report.json").exists() and (tmp_path / "out" / "hits.png").stat().st_size > 1000
+    assert "| accuracy |" in out.read_text() and "(" in out.read_text()
+    again = evaluate(set_dir, settings, k=3, progress=False, generator=generator, embedder=embedder,
+                     retrieval_only=True)
+    assert again["ours"]["index"] == ours["index"]  # the cached index is reused
+
+
+def test_bad_set_is_a_clear_error(tmp_path):
+    import pytest
+
+    from qa.evaluate import EvalError
+
+    with pytest.raises(EvalError, match="corpus/"):
+        load_set(tmp_path)
