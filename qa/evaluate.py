@@ -16,7 +16,7 @@ from .answer import Answer
 from .assistant import Assistant
 from .citations import cited_numbers
 from .errors import QAError
-from .metrics import Row, correct, hit_curve, summary
+from .metrics import Row, correct, hit_curve, retrieval, summary
 from .prompt import ABSTAIN, is_abstention
 from .settings import Settings
 
@@ -174,7 +174,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
                 bar.set_postfix(accuracy=f"{right}/{sum(x.answerable for x in chosen[:i])}")
             rows.append(row)
             details.append({**asdict(row), **extra, "correct": correct(row.reply, q.answers) and not row.abstained})
-        counts = summary(rows, k)
+        counts = retrieval(rows, k) if retrieval_only else summary(rows, k)
         section = {"summary": {key: (v["value"] if isinstance(v, dict) else v) for key, v in counts.items()},
                    "counts": {key: v for key, v in counts.items() if isinstance(v, dict)},
                    "hit_curve": hit_curve(rows), "index": stats, "rows": details}

@@ -76,6 +76,7 @@ def test_eval_end_to_end_with_fakes(tmp_path, settings, seed_index, generator, e
     again = evaluate(set_dir, settings, k=3, progress=False, generator=generator, embedder=embedder,
                      retrieval_only=True)
     assert again["ours"]["index"] == ours["index"]  # the cached index is reused
+    assert "accuracy" not in again["summary"] and "hit@1" in again["summary"]  # nothing claimed unmeasured
 
 
 def test_bad_set_is_a_clear_error(tmp_path):

@@ -95,3 +95,22 @@ def test_embedder_from_a_local_folder(tmp_path):
     index = Index.open(tmp_path / "d", embedder, create=True)
     index.sync([tmp_path / "a.txt"])
     assert index.manifest["embedder"]["name"] == folder
+
+
+def test_qa_eval_on_the_seed_article_set(tmp_path):
+    """`qa eval` end to end with the real models on a sample of the seed-article set."""
+    from pathlib import Path
+
+    set_dir = Path(__file__).parent / "data" / "seed-article"
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data")}
+    subprocess.run([sys.executable, "-m", "qa.cli", "eval", str(set_dir), "--limit", "6", "--baseline", "naive",
+                    "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, check=True, timeout=1200)
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["questions"] == 6 and report["of"] == 18
+    for section in (report["ours"], report["baseline"]):
+        assert len(section["rows"]) == 6
+        counts = section["counts"]
+        assert counts["accuracy"]["of"] + counts["correct_abstention"]["of"] == 6
+        assert section["summary"]["hit@4"] >= 0.5  # one short article: retrieval rarely misses
+    assert (tmp_path / "out" / "report.md").read_text().count("|") > 40
+    assert (tmp_path / "out" / "latency.png").exists()
