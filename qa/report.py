@@ -55,15 +55,9 @@ def plot(report: dict, out: Path) -> list[str]:
         acc = section["summary"].get("accuracy")
         if acc is not None and not report["retrieval_only"]:
             ax.scatter([report["k"]], [acc], marker="*", s=150, label=f"{name}: accuracy at k={report['k']}")
-    ax.set_xlabel("k (passages)")
-    ax.set_ylabel("share of answerable questions")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{report['set']}: hit rate by k")
-    fig.tight_layout()
-    paths.append(str(out / "hits.png"))
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_finish(fig, ax, "k (passages)", "share of answerable questions",
+                         f"{report['set']}: hit rate by k", out / "hits.png"))
     if not report["retrieval_only"]:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for name, section in sections:
@@ -71,15 +65,22 @@ def plot(report: dict, out: Path) -> list[str]:
             ttfts = [r["ttft"] for r in section["rows"] if r["ttft"] is not None]
             ax.hist(totals, bins=20, alpha=0.5, label=f"{name}: total")
             ax.hist(ttfts, bins=20, alpha=0.5, label=f"{name}: first token")
-        ax.set_xlabel("seconds")
-        ax.set_ylabel("questions")
-        ax.legend(fontsize=8)
-        ax.set_title(f"{report['set']}: latency")
-        fig.tight_layout()
-        paths.append(str(out / "latency.png"))
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_finish(fig, ax, "seconds", "questions", f"{report['set']}: latency", out / "latency.png"))
     return paths
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str, path: Path) -> str:
+    """Label, lay out, save and close one plot; returns its path."""
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return str(path)
 
 
 def write(report: dict, out: Path) -> Path:
