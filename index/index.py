@@ -12,6 +12,7 @@ from .embed import Embedder, SentenceTransformerEmbedder
 from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, UnreadableDocument
 from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
                     write_atomic, write_passages)
+from .lexical import MODES, WEIGHTS, LexicalIndex, fuse
 from .passage import Passage
 from .readers import read_document
 from .store import FaissStore
@@ -57,6 +58,7 @@ class Index:
         self.passages = passages
         self.manifest = manifest
         self._lock = threading.RLock()  # an update swaps store and passages together
+        self._lexical: tuple[list[Passage], LexicalIndex] | None = None  # (for these passages, BM25)
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -93,27 +95,45 @@ class Index:
     def __len__(self) -> int:
         return len(self.passages)
 
-    def search(self, question: str, k: int = 5) -> list[Passage]:
-        """The `k` passages most similar to `question`, best first, scored by cosine similarity.
-        Passages with identical text (from different documents) are returned once."""
+    def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
+        """The `k` passages that best match `question`, best first. Passages with identical text
+        (from different documents) are returned once.
+
+        `mode`: "dense" ranks by embedding similarity, "lexical" by BM25 keyword match, "hybrid"
+        (the default) fuses both rankings by reciprocal rank fusion. Whatever the mode, each
+        passage's `score` is its cosine similarity to the question, so a floor means the same
+        thing in every mode.
+        """
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         if not question.strip() or not self.passages or k <= 0:
             return []
         query = self.embedder.embed([question])
         with self._lock:
-            passages = self.passages
-            scores, rows = self._store.search(query, min(len(passages), k * 2 + 5))
-        out, seen = [], set()
-        for score, row in zip(scores[0], rows[0]):
-            if row < 0:
-                continue
-            passage = passages[int(row)]
-            if passage.text in seen:
-                continue
-            seen.add(passage.text)
-            out.append(passage.with_score(score))
-            if len(out) == k:
-                break
-        return out
+            passages, store = self.passages, self._store
+            depth = min(len(passages), max(50, k * 4))
+            rankings = []
+            if mode != "lexical":
+                rankings.append([int(r) for r in store.search(query, depth)[1][0] if r >= 0])
+            if mode != "dense":
+                rankings.append(self._lexical_index().search(question, depth))
+        rows = rankings[0] if len(rankings) == 1 else fuse(rankings, WEIGHTS)
+        kept, seen = [], set()
+        for row in rows:
+            if passages[row].text not in seen:
+                seen.add(passages[row].text)
+                kept.append(row)
+                if len(kept) == k:
+                    break
+        cosines = store.vectors(kept) @ query[0]
+        return [passages[row].with_score(c) for row, c in zip(kept, cosines)]
+
+    def _lexical_index(self) -> LexicalIndex:
+        """The BM25 index of the current passages, built on first use after each update."""
+        with self._lock:
+            if self._lexical is None or self._lexical[0] is not self.passages:
+                self._lexical = (self.passages, LexicalIndex([p.text for p in self.passages]))
+            return self._lexical[1]
 
     def documents(self) -> list[DocumentInfo]:
         counts: dict[str, tuple[set[int], int]] = {}

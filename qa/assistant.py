@@ -68,7 +68,7 @@ class Assistant:
         if not question:
             raise ValueError("the question is empty")
         query = standalone(question, history)
-        passages = tuple(self.index.search(query, k or self.settings.k))
+        passages = tuple(self.index.search(query, k or self.settings.k, self.settings.search))
         return Retrieval(question, query, passages, time.perf_counter() - started)
 
     def stream(self, question: str, k: int | None = None, history: Sequence[str] = (),

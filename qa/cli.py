@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="index folder (default: $QA_DATA_DIR or ./.qa)")
     common.add_argument("--embedder", help="sentence-transformers model name or folder (default: packaged all-MiniLM-L6-v2)")
+    searching = argparse.ArgumentParser(add_help=False)
+    searching.add_argument("--search", choices=["hybrid", "dense", "lexical"],
+                           help="retrieval: BM25 and dense fused (hybrid, the default), dense or lexical only")
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--profile", help="model profile: default (1.5B) or fast (0.5B)")
     model.add_argument("--model", dest="model_path", help="any GGUF file (or repo_id:filename on the hub) instead of a profile")
@@ -49,25 +52,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="start from an empty index")
     p.set_defaults(run=cmd_index)
 
-    p = sub.add_parser("search", parents=[common], help="show the passages that best match a question")
+    p = sub.add_parser("search", parents=[common, searching], help="show the passages that best match a question")
     p.add_argument("question")
     p.add_argument("-k", "--k", type=int, help="number of passages (default 4)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(run=cmd_search)
 
-    p = sub.add_parser("ask", parents=[common, model], help="answer a question with citations")
+    p = sub.add_parser("ask", parents=[common, searching, model], help="answer a question with citations")
     p.add_argument("question", nargs="?", default=SEED_QUESTION, help=f'default: "{SEED_QUESTION}"')
     p.add_argument("-k", "--k", type=int, help="passages given to the model (default 4)")
     p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     p.set_defaults(run=cmd_ask)
 
-    p = sub.add_parser("serve", parents=[common, model], help="open the web chat (updates the index from seeds/ first)")
+    p = sub.add_parser("serve", parents=[common, searching, model], help="open the web chat (updates the index from seeds/ first)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--index-dir", dest="data_dir", type=Path, help="same as --data-dir")
     p.set_defaults(run=cmd_serve)
 
-    p = sub.add_parser("eval", parents=[common, model], help="score retrieval, answers, citations, abstention and speed on a set")
+    p = sub.add_parser("eval", parents=[common, searching, model], help="score retrieval, answers, citations, abstention and speed on a set")
     p.add_argument("set_dir", type=Path, help="a folder with corpus/ and questions.jsonl")
     p.add_argument("--limit", type=int, help="a fixed, seeded sample of this many questions")
     p.add_argument("-k", "--k", type=int, help="passages per question (default 4)")
@@ -86,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args):
     from .settings import Settings
 
-    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k")
+    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search")
     return Settings.from_env(**{n: getattr(args, n, None) for n in names})
 
 
@@ -112,7 +115,7 @@ def cmd_search(args) -> int:
     from .assistant import open_index
 
     s = settings_from(args)
-    passages = open_index(s).search(args.question, s.k)
+    passages = open_index(s).search(args.question, s.k, s.search)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0

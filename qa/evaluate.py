@@ -96,8 +96,8 @@ def eval_index(corpus: Path, settings: Settings, embedder, chunking: str, progre
     return index, stats
 
 
-def _row(q: Question, index: Index) -> Row:
-    ranked = index.search(q.question, 10)
+def _row(q: Question, index: Index, mode: str) -> Row:
+    ranked = index.search(q.question, 10, mode)
     flags = [is_gold(p, q.gold) for p in ranked]
     found_at = [next((i + 1 for i, f in enumerate(flags) if f[g]), 0) for g in range(len(q.gold))]
     return Row(q.id, q.question, q.answerable, q.answers, [any(f) for f in flags], len(q.gold), found_at)
@@ -116,7 +116,7 @@ def run_ours(assistant: Assistant, q: Question, k: int, row: Row) -> dict:
 def run_naive(index: Index, generator, q: Question, k: int, row: Row, max_tokens: int) -> dict:
     """The yardstick: dense top-k of raw paragraphs pasted into a prompt; no floor, no checks."""
     started = time.perf_counter()
-    passages = index.search(q.question, k)
+    passages = index.search(q.question, k, "dense")
     blocks = "\n\n".join(f"[{i}] {p.text}" for i, p in enumerate(passages, start=1))
     messages = [{"role": "system", "content": NAIVE_SYSTEM},
                 {"role": "user", "content": f"Documents:\n{blocks}\n\nQuestion: {q.question}"}]
@@ -165,7 +165,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
         rows, details, right = [], [], 0
         bar = tqdm(chosen, desc=f"{report['set']} · {name}", unit="q", disable=not progress)
         for i, q in enumerate(bar, start=1):
-            row = _row(q, index)
+            row = _row(q, index, settings.search if name == "ours" else "dense")
             extra = {}
             if not retrieval_only:
                 extra = (run_ours(runner, q, k, row) if name == "ours"

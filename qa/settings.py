@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from index import DEFAULT_EMBEDDER, default_data_dir
+from index.lexical import MODES
 
 from .errors import SettingsError
 
@@ -30,6 +31,7 @@ class Settings:
     profile: str = "default"  # model profile from the catalogue: "default" (1.5B) or "fast" (0.5B)
     model_path: str = ""  # any GGUF file; overrides the profile when set
     k: int = 4  # passages retrieved per question
+    search: str = "hybrid"  # "hybrid" (BM25 + dense, fused), "dense" or "lexical"
     min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
     n_ctx: int = 4096  # the LLM's context window, prompt and answer together
     max_tokens: int = 384  # longest answer, in tokens; reserved in the window
@@ -60,6 +62,8 @@ class Settings:
     def checked(self) -> "Settings":
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
+        if self.search not in MODES:
+            raise SettingsError(f"search must be one of {', '.join(MODES)}, not {self.search!r}")
         if self.n_ctx < 512:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:

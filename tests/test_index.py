@@ -161,3 +161,40 @@ def test_neighbours(seed_index):
     assert (before.paragraph, after.paragraph) == (2, 4)
     first = next(p for p in seed_index.passages if p.paragraph == 1)
     assert seed_index.neighbours(first)[0] is None
+
+
+class BlindEmbedder(HashEmbedder):
+    """Gives every text the same vector: dense search cannot tell passages apart."""
+
+    name = "fake/blind"
+
+    def embed(self, texts):
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out[:, 0] = 1.0
+        return out
+
+
+def test_search_modes_lexical_finds_exact_names(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    filler = [f"Paragraph number {i} talks about weather and markets in general terms." for i in range(12)]
+    (corpus / "a.txt").write_text("\n\n".join(filler + ["The Vostok-7 probe landed on 14 March 2021."]))
+    index = Index.open(tmp_path / "idx", BlindEmbedder(), create=True)
+    index.sync([corpus])
+    question = "When did Vostok-7 land?"
+    assert "Vostok-7" in index.search(question, 1, "lexical")[0].text
+    assert "Vostok-7" in index.search(question, 2, "hybrid")[0].text  # fused: the only BM25 match leads
+    assert all(p.score == pytest.approx(1.0) for p in index.search(question, 3, "hybrid"))  # cosine, every mode
+    assert index.search("zzz unknownword", 3, "lexical") == []
+    with pytest.raises(ValueError, match="unknown search mode"):
+        index.search(question, 1, "fuzzy")
+
+
+def test_lexical_index_follows_updates(seed_index, tmp_path):
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Quokkas live on Rottnest Island off Perth.")
+    assert seed_index.search("quokkas Rottnest", 1, "lexical") == []
+    seed_index.add([extra])
+    assert seed_index.search("quokkas Rottnest", 1, "lexical")[0].doc == "extra.txt"
+    seed_index.remove(["extra.txt"])
+    assert seed_index.search("quokkas Rottnest", 1, "lexical") == []

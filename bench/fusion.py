@@ -1,0 +1,68 @@
+"""Which fusion of dense and BM25 rankings finds gold passages best? Retrieval only, no LLM.
+
+    .venv/bin/python bench/fusion.py ../shared/eval/realtimeqa-2020-2024 --limit 600 --seed 1
+
+Runs on the answerable questions of a seeded sample; for RealTimeQA the 200 questions of the
+test sample (`qa eval --limit 200`, seed 0) are left out, so that the constants chosen here are
+not tuned on the figures reported in docs/evaluation.md.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from index import SentenceTransformerEmbedder
+from index.lexical import fuse
+from qa.evaluate import eval_index, is_gold, load_set, sample
+from qa.settings import Settings
+
+
+def gold_rank(passages, rows, question, depth=10) -> int:
+    """1-based rank of the first gold passage among distinct texts, 0 if not in the first `depth`."""
+    seen, rank = set(), 0
+    for row in rows:
+        if passages[row].text in seen:
+            continue
+        seen.add(passages[row].text)
+        rank += 1
+        if any(is_gold(passages[row], question.gold)):
+            return rank
+        if rank >= depth:
+            break
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("set_dir", type=Path)
+    parser.add_argument("--limit", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    embedder = SentenceTransformerEmbedder(settings.embedder)
+    corpus, questions = load_set(args.set_dir)
+    held_out = {q.id for q in sample(questions, 200, 0)} if "realtimeqa" in str(args.set_dir) else set()
+    chosen = [q for q in sample(questions, args.limit, args.seed) if q.answerable and q.id not in held_out]
+    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    lexical, passages = index._lexical_index(), index.passages
+    ranks: dict[str, list[int]] = {}
+    for q in chosen:
+        dense = [int(r) for r in index._store.search(embedder.embed([q.question]), 100)[1][0]]
+        words = lexical.search(q.question, 100)
+        variants = {"dense": dense, "lexical": words}
+        for c in (2, 5, 10, 60):
+            variants[f"rrf c={c}"] = fuse([dense, words], c=c)
+            variants[f"rrf c={c} dense×2"] = fuse([dense, words], (2, 1), c=c)
+        for name, rows in variants.items():
+            ranks.setdefault(name, []).append(gold_rank(passages, rows, q))
+    print(f"{len(chosen)} answerable questions")
+    for name, found in ranks.items():
+        r = np.array(found)
+        cells = "  ".join(f"hit@{k} {np.mean((r >= 1) & (r <= k)):.3f}" for k in (1, 4, 5, 10))
+        print(f"{name:20s} {cells}")
+
+
+if __name__ == "__main__":
+    main()
