@@ -11,6 +11,7 @@ from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
 from .citations import StreamFilter, keep_valid
 from .generator import Generator, LlamaGenerator
+from .lean import within_budget
 from .prompt import ABSTAIN, build_messages, is_abstention
 from .settings import Settings
 from .followup import standalone
@@ -78,20 +79,21 @@ class Assistant:
         retrieval = retrieval or self.retrieve(question, k, history)
         started = time.perf_counter()
         question = retrieval.question
-        relevant = tuple(p for p in retrieval.passages if p.score >= self.settings.min_score)
+        relevant = self._lean(retrieval)
         retrieve_s = retrieval.seconds
 
         def elapsed() -> float:  # from the question: retrieval, then this call
             return retrieve_s + time.perf_counter() - started
 
         notes: list[str] = []
-        prompt_question, passages = self._fit(retrieval.query, relevant, notes) if relevant else ("", ())
+        prompt_question, lean = self._fit(retrieval.query, relevant, notes) if relevant else ("", ())
+        passages = tuple(p for p, _ in lean)
         if not passages:  # abstain without calling the model
             yield ABSTAIN
             yield Answer.from_reply(question, ABSTAIN, (), True, Timings(retrieve_s, None, elapsed()),
                                     tuple(notes) or ("no passage was relevant enough to send to the model",))
             return
-        messages = build_messages(prompt_question, passages)
+        messages = build_messages(prompt_question, [text for _, text in lean])
         prompt_tokens = self.generator.count_tokens(messages)
 
         reply, first, generated = [], None, 0
@@ -118,7 +120,21 @@ class Assistant:
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
                                 timings, tuple(notes), tuple(support))
 
-    def _fit(self, question: str, passages: tuple[Passage, ...], notes: list[str]):
+    def _lean(self, retrieval: Retrieval) -> tuple[tuple[Passage, str], ...]:
+        """The passages worth sending, each with the text to show: those over the `min_score` floor
+        and within `margin` of the best score, cut to their best sentences within `budget` tokens."""
+        s = self.settings
+        floor = max((p.score for p in retrieval.passages), default=0.0) - s.margin
+        kept = [p for p in retrieval.passages if p.score >= s.min_score and p.score >= floor]
+        if not kept:
+            return ()
+        embedder = self.index.embedder
+        query = embedder.embed([retrieval.query])[0]
+        texts = within_budget([p.text for p in kept], retrieval.query, s.budget, embedder.count_tokens,
+                              lambda parts: embedder.embed(parts) @ query)
+        return tuple((p, t) for p, t in zip(kept, texts) if t)
+
+    def _fit(self, question: str, passages: tuple[tuple[Passage, str], ...], notes: list[str]):
         """Trim an over-long question and drop the lowest-ranked passages until the prompt leaves
         `max_tokens` for the answer; nothing over the window ever reaches the model."""
         gen, s = self.generator, self.settings
@@ -131,7 +147,7 @@ class Assistant:
         if trimmed != question:
             notes.append(f"the question was trimmed to its first {s.max_question_tokens} tokens")
         limit = gen.n_ctx - s.max_tokens
-        kept = fit(passages, lambda ps: gen.count_tokens(build_messages(trimmed, ps)), limit)
+        kept = fit(passages, lambda ps: gen.count_tokens(build_messages(trimmed, [t for _, t in ps])), limit)
         if len(kept) < len(passages):
             notes.append(f"{len(passages) - len(kept)} of {len(passages)} passages did not fit "
                          f"in the context window of {gen.n_ctx} tokens and were left out")

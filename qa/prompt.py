@@ -7,30 +7,32 @@ from typing import Sequence
 from index import Passage
 
 ABSTAIN = "The documents do not say."
+# Fixed, so that llama.cpp reuses its key/value cache from one question to the next.
 SYSTEM = (
-    "You answer questions using only the numbered passages given by the user. "
-    "Write a short answer. After each sentence, cite the passage it comes from with its number "
-    "in square brackets, for example [1] or [2][3]. Use no knowledge from outside the passages. "
-    f"If the passages do not contain the answer, reply with exactly: {ABSTAIN}"
+    "Answer the question from the numbered passages only. Give a short, direct answer in the "
+    "passages' own words, and end each sentence with the number of the passage it comes from, "
+    f"like [1]. If the passages do not answer the question, write only: {ABSTAIN}"
 )
 
 
-def passage_block(n: int, passage: Passage) -> str:
-    """One numbered passage as the model sees it.
+def passage_block(n: int, text: str) -> str:
+    """One numbered passage as the model sees it: its number and text, nothing else to pay for.
 
-    >>> passage_block(2, Passage("a.txt", "News", 3, "It rained."))
-    '[2] (a.txt ¶3, "News") It rained.'
+    >>> passage_block(2, "It rained.")
+    '[2] It rained.'
     """
-    return f'[{n}] ({passage.ref}, "{passage.title}") {passage.text}'
+    return f"[{n}] {text}"
 
 
-def build_messages(question: str, passages: Sequence[Passage]) -> list[dict]:
-    """The chat messages for one question over numbered passages (1-based, in rank order).
+def build_messages(question: str, passages: Sequence[Passage | str]) -> list[dict]:
+    """The chat messages for one question over numbered passages (1-based, in rank order), given
+    as `Passage`s or as the text of each to show.
 
     >>> build_messages("Q?", [])[1]["content"]
     'Passages:\\n(none)\\n\\nQuestion: Q?'
     """
-    blocks = "\n\n".join(passage_block(i, p) for i, p in enumerate(passages, start=1)) or "(none)"
+    texts = [p if isinstance(p, str) else p.text for p in passages]
+    blocks = "\n\n".join(passage_block(i, t) for i, t in enumerate(texts, start=1)) or "(none)"
     return [{"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"Passages:\n{blocks}\n\nQuestion: {question.strip()}"}]
 

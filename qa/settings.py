@@ -30,9 +30,11 @@ class Settings:
     embedder: str = DEFAULT_EMBEDDER  # sentence-transformers name, local folder or hub id
     profile: str = "default"  # model profile from the catalogue: "default" (1.5B) or "fast" (0.5B)
     model_path: str = ""  # any GGUF file; overrides the profile when set
-    k: int = 4  # passages retrieved per question
+    k: int = 5  # passages retrieved per question
     search: str = "hybrid"  # "hybrid" (BM25 + dense, fused), "dense" or "lexical"
     min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
+    margin: float = 0.1  # passages sent: those within this cosine similarity of the best one
+    budget: int = 160  # tokens of passage text sent: the best sentences of the passages kept
     n_ctx: int = 4096  # the LLM's context window, prompt and answer together
     max_tokens: int = 384  # longest answer, in tokens; reserved in the window
     max_question_tokens: int = 200  # longer questions are trimmed, with a note
@@ -64,6 +66,8 @@ class Settings:
             raise SettingsError(f"k must be at least 1, not {self.k}")
         if self.search not in MODES:
             raise SettingsError(f"search must be one of {', '.join(MODES)}, not {self.search!r}")
+        if self.budget < 16 or self.margin < 0:
+            raise SettingsError(f"budget must be at least 16 tokens and margin not negative")
         if self.n_ctx < 512:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:

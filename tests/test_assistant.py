@@ -24,7 +24,8 @@ def test_answer_cites_the_passages_shown(settings, seed_index, generator):
     assert "Doctor No" in answer.citations[0].passage.text
     assert not answer.abstained
     [prompt] = generator.prompts
-    assert "[1] (russia-rejects-european-troops-in-ukraine.txt ¶3" in prompt[-1]["content"]
+    assert prompt[-1]["content"].startswith("Passages:\n[1] … No Moscow's")  # best sentences only
+    assert "colloquially known as \"Doctor No\"" in prompt[-1]["content"]
     assert DOCTOR_Q in prompt[-1]["content"]
     t = answer.timings
     assert t.first_token_s is not None and t.total_s >= t.first_token_s and t.prompt_tokens > 0
@@ -45,13 +46,26 @@ def test_abstains_without_calling_the_model_when_nothing_is_relevant(settings, s
 
 def test_passages_that_do_not_fit_are_dropped_lowest_ranked_first(settings, seed_index):
     generator = ScriptedGenerator("Fine [1].", n_ctx=600)
-    assistant = Assistant(settings.but(n_ctx=600, max_tokens=200, k=6, min_score=0.0), seed_index, generator)
-    answer = assistant.ask("Russia NATO Ukraine troops Kremlin")
+    generous = settings.but(n_ctx=600, max_tokens=200, k=6, min_score=0.0, margin=1.0, budget=10_000)
+    answer = Assistant(generous, seed_index, generator).ask("Russia NATO Ukraine troops Kremlin")
     ranked = seed_index.search("Russia NATO Ukraine troops Kremlin", 6)
     assert 0 < len(answer.passages) < 6
     assert [p.text for p in answer.passages] == [p.text for p in ranked[:len(answer.passages)]]
     assert generator.count_tokens(generator.prompts[0]) <= 600 - 200
     assert any("did not fit" in n for n in answer.notes)
+
+
+def test_lean_prompt_sends_close_passages_and_their_best_sentences(settings, seed_index, generator):
+    question = "Russia NATO Ukraine troops Kremlin"
+    ranked = seed_index.search(question, 6)
+    margin = 0.05
+    close = [p for p in ranked if p.score >= max(q.score for q in ranked) - margin and p.score >= 0.05]
+    answer = Assistant(settings.but(k=6, margin=margin, budget=60), seed_index, generator).ask(question)
+    assert 0 < len(answer.passages) <= len(close) < len(ranked)
+    assert all(p in close for p in answer.passages)
+    sent = generator.prompts[0][-1]["content"].split("Question: ")[0]
+    assert len(sent.split()) < 60 + 10 and "…" in sent  # cut to the budget, gaps marked
+    assert all(len(p.text.split()) > 0 for p in answer.passages)  # citations keep the whole paragraph
 
 
 def test_over_long_question_is_trimmed_with_a_note(settings, seed_index, generator):

@@ -1,0 +1,67 @@
+"""How much can the prompt shrink before the answer falls out of it? No LLM: for answerable
+questions, checks whether the passages sent still contain an accepted answer (the RGB rule) and
+counts their tokens, for whole passages vs the best sentences, and fixed vs adaptive passage count.
+
+    .venv/bin/python bench/lean.py ../shared/eval/realtimeqa-2020-2024 --limit 600 --seed 1
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from index import SentenceTransformerEmbedder
+from qa.evaluate import eval_index, load_set, sample
+from qa.lean import pick_sentences, within_budget
+from qa.metrics import correct
+from qa.settings import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("set_dir", type=Path)
+    parser.add_argument("--limit", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("-k", type=int, default=4)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    embedder = SentenceTransformerEmbedder(settings.embedder)
+    corpus, questions = load_set(args.set_dir)
+    held_out = {q.id for q in sample(questions, 200, 0)} if "realtimeqa" in str(args.set_dir) else set()
+    chosen = [q for q in sample(questions, args.limit, args.seed) if q.answerable and q.id not in held_out]
+    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    found: dict[str, list[bool]] = {}
+    tokens: dict[str, list[int]] = {}
+    for q in chosen:
+        passages = index.search(q.question, args.k, settings.search)
+        qv = embedder.embed([q.question])[0]
+
+        def similarity(parts):
+            return embedder.embed(parts) @ qv
+
+        variants = {"whole": [p.text for p in passages]}
+        for keep in (1, 2, 3):
+            variants[f"best {keep} (words)"] = [pick_sentences(p.text, q.question, None, keep) for p in passages]
+            variants[f"best {keep} (words+emb)"] = [pick_sentences(p.text, q.question, similarity, keep)
+                                                    for p in passages]
+        for budget in (80, 120, 160, 200):
+            variants[f"budget {budget} (words+emb)"] = within_budget([p.text for p in passages], q.question,
+                                                                    budget, embedder.count_tokens, similarity)
+        for margin in (0.05, 0.1, 0.15):
+            best = max((p.score for p in passages), default=0.0)
+            top = [p for p in passages if p.score >= best - margin]
+            for budget in (120, 160):
+                variants[f"adaptive {margin} budget {budget}"] = within_budget([p.text for p in top], q.question,
+                                                                               budget, embedder.count_tokens,
+                                                                               similarity)
+        for name, texts in variants.items():
+            found.setdefault(name, []).append(correct(" ".join(texts), q.answers))
+            tokens.setdefault(name, []).append(sum(embedder.count_tokens(t) for t in texts))
+    print(f"{len(chosen)} answerable questions, k={args.k}, search={settings.search}")
+    for name in found:
+        print(f"{name:34s} answer in prompt {np.mean(found[name]):.3f}  tokens p50 {np.median(tokens[name]):.0f}")
+
+
+if __name__ == "__main__":
+    main()

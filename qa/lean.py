@@ -1,0 +1,96 @@
+"""Lean prompts: send the model the sentences of each passage that bear on the question, and only
+as many passages as the scores call for. Prompt tokens are what a CPU pays for before the first
+word appears, so every sentence left out is time saved.
+
+Pure: similarity comes from a callable (the embedder in production)."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from index.clean import sentences
+
+from .support import content_words
+
+GAP = " … "
+
+
+def pick_sentences(text: str, question: str, similarity: Callable[[list[str]], np.ndarray] | None = None,
+                   keep: int = 3) -> str:
+    """The `keep` sentences of `text` that best match `question`, in reading order, gaps marked
+    with "…". A sentence's score is the share of the question's content words it holds, plus its
+    embedding similarity to the question when `similarity` is given.
+
+    >>> pick_sentences("Rain fell. Lavrov is Doctor No. Markets rose. Snow came.", "Who is Doctor No?", keep=1)
+    '… Lavrov is Doctor No. …'
+    >>> pick_sentences("One. Two.", "Q?", keep=3)
+    'One. Two.'
+    """
+    parts = sentences(text)
+    if len(parts) <= keep:
+        return text
+    wanted = content_words(question)
+    scores = np.array([len(wanted & content_words(s)) / (len(wanted) or 1) for s in parts], dtype=np.float32)
+    if similarity is not None:
+        scores = scores + np.asarray(similarity(parts), dtype=np.float32)
+    chosen = sorted(np.argsort(-scores, kind="stable")[:keep])
+    out, last = "", -1
+    for i in chosen:
+        out += (GAP if i != last + 1 else " ") + parts[i]
+        last = int(i)
+    if last != len(parts) - 1:
+        out += GAP
+    return out.strip()
+
+
+def within_budget(texts: Sequence[str], question: str, budget: int, count: Callable[[str], int],
+                  similarity: Callable[[list[str]], np.ndarray] | None = None) -> list[str]:
+    """The best sentences across all `texts` (passages, best first) that fit in `budget` tokens,
+    each passage's kept sentences in reading order with gaps marked; a passage left with nothing
+    becomes "". The best sentence of the first passage is always kept.
+
+    >>> within_budget(["Rain fell. Lavrov is Doctor No.", "Markets rose."], "Who is Doctor No?", 5,
+    ...               lambda s: len(s.split()))
+    ['… Lavrov is Doctor No.', '']
+    """
+    split = [sentences(t) for t in texts]
+    flat = [(i, j, s) for i, parts in enumerate(split) for j, s in enumerate(parts)]
+    if not flat:
+        return ["" for _ in texts]
+    wanted = content_words(question)
+    scores = np.array([len(wanted & content_words(s)) / (len(wanted) or 1) for _, _, s in flat], dtype=np.float32)
+    if similarity is not None:
+        scores = scores + np.asarray(similarity([s for _, _, s in flat]), dtype=np.float32)
+    scores -= 0.02 * np.array([i for i, _, _ in flat], dtype=np.float32)  # ties go to the better passage
+    chosen: set[tuple[int, int]] = set()
+    used = 0
+    for n in np.argsort(-scores, kind="stable"):
+        i, j, s = flat[n]
+        cost = count(s)
+        if chosen and used + cost > budget:
+            continue
+        chosen.add((i, j))
+        used += cost
+    out = []
+    for i, parts in enumerate(split):
+        keep = [j for j in range(len(parts)) if (i, j) in chosen]
+        text, last = "", -1
+        for j in keep:
+            text += (GAP if j != last + 1 else " ") + parts[j]
+            last = j
+        if keep and last != len(parts) - 1:
+            text += GAP
+        out.append(text.strip())
+    return out
+
+
+def decisive(scores: Sequence[float], margin: float) -> int:
+    """How many passages to send: those whose score is within `margin` of the best one (at least 1).
+
+    >>> decisive([0.71, 0.69, 0.40, 0.38], 0.1), decisive([0.5], 0.1), decisive([], 0.1)
+    (2, 1, 0)
+    """
+    if not scores:
+        return 0
+    return sum(1 for s in scores if s >= scores[0] - margin) or 1
