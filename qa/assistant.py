@@ -5,7 +5,10 @@ import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
+import numpy as np
+
 from index import Embedder, Index, IndexMissing, Passage, SentenceTransformerEmbedder
+from index.clean import sentences
 
 from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
@@ -15,7 +18,7 @@ from .lean import within_budget
 from .prompt import ABSTAIN, build_messages, is_abstention
 from .settings import Settings
 from .followup import standalone
-from .support import check
+from .support import check, coverage
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,13 @@ class Assistant:
         notes: list[str] = []
         prompt_question, lean = self._fit(retrieval.query, relevant, notes) if relevant else ("", ())
         passages = tuple(p for p, _ in lean)
+        signals = {"top_score": round(max((p.score for p in retrieval.passages), default=0.0), 4),
+                   "coverage": round(coverage(retrieval.query, [p.text for p in passages]), 4)}
         if not passages:  # abstain without calling the model
             yield ABSTAIN
             yield Answer.from_reply(question, ABSTAIN, (), True, Timings(retrieve_s, None, elapsed()),
-                                    tuple(notes) or ("no passage was relevant enough to send to the model",))
+                                    tuple(notes) or ("no passage was relevant enough to send to the model",),
+                                    signals=signals)
             return
         messages = build_messages(prompt_question, [text for _, text in lean])
         prompt_tokens = self.generator.count_tokens(messages)
@@ -110,15 +116,30 @@ class Assistant:
             yield tail
         text = keep_valid("".join(reply).strip(), len(passages))
         abstained = is_abstention(text) or not text
+        signals.update(draft=text, model_abstained=abstained)
         support: list = []
         if not abstained:
-            text, support = check(text, [p.text for p in passages], retrieval.query)
+            text, support = check(text, [p.text for p in passages], retrieval.query,
+                                  self._similarity([p.text for p in passages], retrieval.query))
             if support and not any(s.supported for s in support):
                 abstained = True
                 notes.append("the model's answer was not supported by the passages, so it was withheld")
         timings = Timings(retrieve_s, first, elapsed(), prompt_tokens, generated)
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
-                                timings, tuple(notes), tuple(support))
+                                timings, tuple(notes), tuple(support), signals)
+
+    def _similarity(self, texts: list[str], question: str):
+        """sentence → cosine similarity of question + sentence to the closest sentence of each text
+        (a bare "Iraq." means little to an embedder; with its question it is a claim)."""
+        embedder = self.index.embedder
+        split = [sentences(t) or [t] for t in texts]
+        vectors = embedder.embed([s for parts in split for s in parts])
+        bounds = np.cumsum([0] + [len(parts) for parts in split])
+
+        def similarity(sentence: str) -> list[float]:
+            sims = vectors @ embedder.embed([f"{question} {sentence}"])[0]
+            return [float(sims[a:b].max()) for a, b in zip(bounds[:-1], bounds[1:])]
+        return similarity
 
     def _lean(self, retrieval: Retrieval) -> tuple[tuple[Passage, str], ...]:
         """The passages worth sending, each with the text to show: those over the `min_score` floor

@@ -110,7 +110,8 @@ def run_ours(assistant: Assistant, q: Question, k: int, row: Row) -> dict:
     row.cited_gold = [any(is_gold(c.passage, q.gold)) for c in answer.citations]
     row.ttft, row.total, row.prompt_tokens, row.generated_tokens = (t.first_token_s, t.total_s, t.prompt_tokens,
                                                                      t.generated_tokens)
-    return {"citations": [c.passage.ref for c in answer.citations], "notes": list(answer.notes)}
+    return {"citations": [c.passage.ref for c in answer.citations], "notes": list(answer.notes),
+            "signals": answer.signals, "support": [asdict(s) for s in answer.support]}
 
 
 def run_naive(index: Index, generator, q: Question, k: int, row: Row, max_tokens: int) -> dict:

@@ -29,3 +29,12 @@ def test_numbers_must_be_found():
 def test_pointer_sentences_are_dropped():
     text, _ = check("The summit was in Bucharest. This is stated in [2] and [1].", PASSAGES)
     assert text == "The summit was in Bucharest [2]."
+
+
+def test_embedding_guard_rejects_a_passage_that_only_shares_words():
+    passages = ["Lavrov, known as Doctor No, spoke.", "Doctor No is a Bond film; Lavrov fans watch it."]
+    sims = {0: [0.9, 0.1]}  # only the first passage is about the claim
+    text, [s] = check("Lavrov is Doctor No [2].", passages, "Who is Doctor No?", lambda sentence: sims[0])
+    assert text == "Lavrov is Doctor No [1]." and s.cited == (1,) and s.similarity == 0.9
+    text, [s] = check("Lavrov is Doctor No [1].", passages, "Who is Doctor No?", lambda sentence: [0.1, 0.1])
+    assert text == "Lavrov is Doctor No." and not s.supported and s.similarity == 0.1
