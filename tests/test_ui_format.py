@@ -58,3 +58,18 @@ def test_found_and_highlight_edge_cases():
     assert "Found 2 passages" in found_html([P1, P2], TITLES)
     assert highlight("", ["x"]) == ""
     assert "&lt;script&gt;" in answer_chat(answer(text="<script>x</script>"))
+
+
+def test_each_sentence_shows_how_it_was_checked():
+    checked = (Support("Lavrov is Doctor No.", (1,), 1.0, True, 0.81),
+               Support("He likes <b>tea</b>.", (), 0.0, False, 0.12))
+    a = Answer("Q?", "Lavrov is Doctor No [1]. He likes tea.", (P1, P2), (Citation(1, P1),), False,
+               Timings(), (), checked)
+    html = sources_html(a, TITLES, no_neighbours)
+    assert "Checked sentences: 1 of 2 supported" in html and " open>" in html  # a failure is shown open
+    assert "✓ supported by [1] ¶3 (100% of its words found, similarity 0.81)" in html
+    assert "He likes &lt;b&gt;tea&lt;/b&gt;. <small>— ✗ not supported by any passage shown (0%" in html
+    quiet = sources_html(answer(), TITLES, no_neighbours)
+    assert "Checked sentences: 1 of 1 supported" in quiet and " open>" not in quiet
+    assert "Checked sentences" not in sources_html(answer("The documents do not say.", abstained=True),
+                                                   TITLES, no_neighbours)

@@ -96,12 +96,26 @@ def sources_html(answer: Answer, titles: dict[str, str],
                         f"<small>(similarity {p.score:.2f})</small><br>{html.escape(p.text)}</li>"
                         for p in others)
         out.append(f'<details class="qa-uncited"><summary>{label} ({len(others)})</summary><ul>{items}</ul></details>')
-    unsupported = [s.sentence for s in answer.support if not s.supported]
-    if unsupported and not answer.abstained:
-        items = "".join(f"<li>{html.escape(s)}</li>" for s in unsupported)
-        out.append(f'<p class="qa-warning">Not supported by any passage:</p><ul>{items}</ul>')
+    out.append(support_html(answer))
     out.append("</div>")
     return "".join(out)
+
+
+def support_html(answer: Answer) -> str:
+    """How each sentence of the answer was checked against the passage it cites."""
+    if answer.abstained or not answer.support:
+        return ""
+    rows = []
+    for s in answer.support:
+        where = ", ".join(f"[{n}] ¶{answer.passages[n - 1].paragraph}" for n in s.cited
+                          if 1 <= n <= len(answer.passages))
+        similarity = f", similarity {s.similarity:.2f}" if s.similarity is not None else ""
+        verdict = (f"✓ supported by {where}" if s.supported else "✗ not supported by any passage shown")
+        rows.append(f'<li class="{"qa-ok" if s.supported else "qa-warning"}">{html.escape(s.sentence)} '
+                    f"<small>— {verdict} ({s.score:.0%} of its words found{similarity})</small></li>")
+    ok = sum(s.supported for s in answer.support)
+    return (f'<details class="qa-support"{"" if ok == len(answer.support) else " open"}><summary>Checked '
+            f"sentences: {ok} of {len(answer.support)} supported</summary><ol>{''.join(rows)}</ol></details>")
 
 
 def answer_chat(answer: Answer) -> str:
