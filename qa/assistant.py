@@ -124,6 +124,9 @@ class Assistant:
             if support and not any(s.supported for s in support):
                 abstained = True
                 notes.append("the model's answer was not supported by the passages, so it was withheld")
+            elif not support:  # nothing but citation markers, or no sentence with content
+                abstained = True
+                notes.append("the model gave no answer, only pointers to passages")
         timings = Timings(retrieve_s, first, elapsed(), prompt_tokens, generated)
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
                                 timings, tuple(notes), tuple(support), signals)

@@ -113,6 +113,13 @@ def test_unsupported_answer_is_withheld(settings, seed_index, generator):
     assert any("not supported" in n for n in answer.notes)
 
 
+def test_a_bare_pointer_is_no_answer(settings, seed_index, generator):
+    generator.reply = "[1]"
+    answer = Assistant(settings, seed_index, generator).ask(DOCTOR_Q)
+    assert answer.abstained and answer.text == ABSTAIN and answer.citations == ()
+    assert any("no answer" in n for n in answer.notes)
+
+
 def test_uncited_supported_sentence_gets_its_citation(settings, seed_index, generator):
     generator.reply = "Russian forces seized South Ossetia and Abkhazia."
     answer = Assistant(settings, seed_index, generator).ask("Which Georgian regions did Russia seize?")
