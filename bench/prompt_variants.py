@@ -4,7 +4,7 @@ development sample with each wording and prints the answer figures.
     .venv/bin/python bench/prompt_variants.py ../shared/eval/realtimeqa-2020-2024 --limit 80 --seed 1
 
 Seed 1 keeps the development sample apart from the reported one (seed 0). About 4 minutes per
-wording for 80 RealTimeQA questions on 2 cores.
+wording for 80 RealTimeQA questions on 2 cores; run one LLM process at a time.
 """
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ WORDINGS = {
     "C (bare phrase)": ("Answer the question with the name, number or phrase it asks for, taken from the "
                         "numbered passages, in one short sentence that ends with the number of the passage it "
                         f"comes from, like [1]. If no passage is about what the question asks, write only: {A}"),
-    "D (chosen)": prompt.SYSTEM,
+    "D (if no passage is about)": ("Answer the question from the numbered passages only. Give a short, direct "
+                                   "answer in a full sentence using the passages' own words, and end each "
+                                   "sentence with the number of the passage it comes from, like [1]. If no "
+                                   f"passage is about what the question asks, write only: {A}"),
+    "E (chosen)": prompt.SYSTEM,
 }
 FIGURES = ("accuracy", "false_abstention", "correct_abstention", "citation_precision", "ttft_p50")
 

@@ -8,14 +8,16 @@ from index import Passage
 
 ABSTAIN = "The documents do not say."
 # Fixed, so that llama.cpp reuses its key/value cache from one question to the next. Chosen among
-# four wordings on a development sample (RealTimeQA, 80 questions, `qa eval --seed 1`): asking for a
-# bare "name, number or phrase" made the 1.5B model reply with "[1]" alone or miss the answer;
-# "if the passages do not answer" made it abstain on 20 of 72 answerable questions; this wording
-# answered 50 of 72 correctly (the first wording: 42). See docs/evaluation.md.
+# five wordings on development samples (`bench/prompt_variants.py`, seed 1: 80 RealTimeQA and 60
+# SQuAD questions, 100 answerable and 40 not): asking for a bare "name, number or phrase" made the
+# 1.5B model reply "[1]" alone or miss the answer; a full sentence in the passages' own words
+# answered 66 of 100 (the first wording: 61); abstaining "if no passage is about" the question
+# rather than "if the passages do not answer" gained one more answer but lost 3 of 13 correct
+# abstentions. See docs/evaluation.md.
 SYSTEM = (
     "Answer the question from the numbered passages only. Give a short, direct answer in a full "
     "sentence using the passages' own words, and end each sentence with the number of the passage it "
-    f"comes from, like [1]. If no passage is about what the question asks, write only: {ABSTAIN}"
+    f"comes from, like [1]. If the passages do not answer the question, write only: {ABSTAIN}"
 )
 
 
