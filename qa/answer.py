@@ -38,7 +38,7 @@ class Answer:
     timings: Timings = field(default_factory=Timings)
     notes: tuple[str, ...] = ()  # e.g. "the question was trimmed to 200 tokens"
     support: tuple[Support, ...] = ()  # per sentence: the passages that support it, checked
-    signals: dict = field(default_factory=dict)  # what the abstention decision looked at (see Assistant)
+    signals: dict = field(default_factory=dict)  # figures for calibrating abstention (see Assistant.stream)
 
     @classmethod
     def from_reply(cls, question: str, text: str, passages: tuple[Passage, ...], abstained: bool,
