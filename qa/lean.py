@@ -83,14 +83,3 @@ def within_budget(texts: Sequence[str], question: str, budget: int, count: Calla
             text += GAP
         out.append(text.strip())
     return out
-
-
-def decisive(scores: Sequence[float], margin: float) -> int:
-    """How many passages to send: those whose score is within `margin` of the best one (at least 1).
-
-    >>> decisive([0.71, 0.69, 0.40, 0.38], 0.1), decisive([0.5], 0.1), decisive([], 0.1)
-    (2, 1, 0)
-    """
-    if not scores:
-        return 0
-    return sum(1 for s in scores if s >= scores[0] - margin) or 1

@@ -1,0 +1,31 @@
+from qa.lean import GAP, pick_sentences, within_budget
+
+
+def words(text):
+    return len(text.split())
+
+
+def test_within_budget_keeps_best_sentences_in_reading_order():
+    texts = ["Rain fell on Monday. Lavrov is called Doctor No. Markets rose.",
+             "Doctor No is a film. Snow came late."]
+    out = within_budget(texts, "Who is called Doctor No?", 11, words)
+    assert out[0] == f"{GAP.strip()} Lavrov is called Doctor No. {GAP.strip()}"
+    assert out[1] == "Doctor No is a film. …"
+    assert sum(words(t.replace("…", "")) for t in out) <= 11
+
+
+def test_within_budget_edges():
+    assert within_budget([], "Q?", 10, words) == []
+    assert within_budget(["", ""], "Q?", 10, words) == ["", ""]
+    # a first sentence longer than the budget is still sent: the model needs something to read
+    long = "Lavrov " + "word " * 50 + "ends."
+    assert within_budget([long], "Lavrov?", 5, words) == [long]
+    # everything fits: texts come back whole, no gap marks
+    assert within_budget(["One. Two.", "Three."], "Q?", 100, words) == ["One. Two.", "Three."]
+
+
+def test_similarity_breaks_word_ties():
+    text = "Prices went up. The cat slept."
+    sims = lambda parts: [1.0 if "cat" in p else 0.0 for p in parts]  # noqa: E731
+    assert pick_sentences(text, "What happened?", sims, keep=1) == "… The cat slept."
+    assert pick_sentences(text, "What happened?", None, keep=1) == "Prices went up. …"
