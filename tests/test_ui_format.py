@@ -73,3 +73,9 @@ def test_each_sentence_shows_how_it_was_checked():
     assert "Checked sentences: 1 of 1 supported" in quiet and " open>" not in quiet
     assert "Checked sentences" not in sources_html(answer("The documents do not say.", abstained=True),
                                                    TITLES, no_neighbours)
+
+
+def test_uncited_list_holds_everything_found_not_only_what_was_sent():
+    p3 = Passage("b.txt", "Other", 1, "Not sent to the model.", 0.1)
+    html = sources_html(answer(passages=(P1,)), TITLES, no_neighbours, retrieved=(P1, P2, p3))
+    assert "Retrieved but not cited (2)" in html and "Not sent to the model." in html

@@ -89,7 +89,8 @@ def sources_html(answer: Answer, titles: dict[str, str],
             + (f"<details><summary>Neighbouring paragraphs</summary>{context}</details>" if context else "")
             + "</div>")
     cited = {c.passage for c in answer.citations}
-    others = [p for p in (answer.passages or retrieved) if p not in cited]
+    # everything the search found, not only what the model was sent (lean prompts send fewer)
+    others = [p for p in (retrieved or answer.passages) if p not in cited]
     if others:
         label = "Related passages, but not an answer" if answer.abstained else "Retrieved but not cited"
         items = "".join(f"<li><b>{html.escape(doc_label(p, titles))}</b> "
