@@ -46,6 +46,7 @@ def main() -> None:
             page.wait_for_selector("#question textarea")
             print(f"profile {args.profile}\n\n| question | sources shown (s) | first word (s) | full answer (s) |\n|---|---|---|---|")
             for q in QUESTIONS:
+                time.sleep(2)  # let the previous answer settle (its final render follows the sources)
                 before = page.evaluate(STATE)
                 bots, previous = before["bots"], before["last"]
                 page.fill("#question textarea", q)
@@ -55,16 +56,20 @@ def main() -> None:
                 while True:
                     st = page.evaluate(STATE)
                     now = time.perf_counter() - start
+                    changed = st["sources"] != before["sources"]  # not the previous question's panel
                     if shown is None and ("Found" in st["sources"] or "do not answer" in st["sources"]):
                         shown = now
                     fresh = st["last"].strip() and st["last"] != previous and "Searching" not in st["last"]
                     if first is None and st["bots"] > bots and fresh:
                         first = now
-                    if first is not None and st["sources"] and "reading them" not in st["sources"]:
+                    if first is not None and changed and "reading them" not in st["sources"]:
                         done = now
                         break
+                    if now > 300:
+                        raise SystemExit(f"no complete answer to {q!r} after 300 s")
                     time.sleep(0.05)
-                print(f"| {q} | {shown:.1f} | {first:.1f} | {done:.1f} |", flush=True)
+                cells = " | ".join("–" if t is None else f"{t:.1f}" for t in (shown, first, done))
+                print(f"| {q} | {cells} |", flush=True)
             browser.close()
         demo.close()
 

@@ -88,6 +88,9 @@ def test_doctor_no(page):
     page.locator("#sources .qa-source summary").first.click()
     page.screenshot(path=str(SHOTS / "01-doctor-no-3-neighbours.png"), full_page=True)
     assert "¶2" in page.locator("#sources .qa-source").first.inner_text()
+    checked = page.locator("#sources .qa-support")
+    checked.locator("summary").click()  # each sentence with the paragraph that supports it
+    assert "supported by [1] ¶3" in checked.inner_text()
 
 
 def test_unanswerable_question_abstains(page):
