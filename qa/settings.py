@@ -67,7 +67,8 @@ class Settings:
         if self.search not in MODES:
             raise SettingsError(f"search must be one of {', '.join(MODES)}, not {self.search!r}")
         if self.budget < 16 or self.margin < 0:
-            raise SettingsError(f"budget must be at least 16 tokens and margin not negative")
+            raise SettingsError(f"budget must be at least 16 tokens and margin not negative, "
+                                f"not {self.budget} and {self.margin}")
         if self.n_ctx < 512:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:
