@@ -54,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common, searching], help="show the passages that best match a question")
     p.add_argument("question")
-    p.add_argument("-k", "--k", type=int, help="number of passages (default 4)")
+    p.add_argument("-k", "--k", type=int, help="number of passages (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(run=cmd_search)
 
     p = sub.add_parser("ask", parents=[common, searching, model], help="answer a question with citations")
     p.add_argument("question", nargs="?", default=SEED_QUESTION, help=f'default: "{SEED_QUESTION}"')
-    p.add_argument("-k", "--k", type=int, help="passages given to the model (default 4)")
+    p.add_argument("-k", "--k", type=int, help="passages retrieved for the model (default 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object for scripts")
     p.set_defaults(run=cmd_ask)
 
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("set_dir", type=Path, help="a folder with corpus/ and questions.jsonl")
     p.add_argument("--limit", type=int, help="a fixed, seeded sample of this many questions")
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0: the reported sample)")
-    p.add_argument("-k", "--k", type=int, help="passages per question (default 4)")
+    p.add_argument("-k", "--k", type=int, help="passages per question (default 5)")
     p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
     p.add_argument("--baseline", choices=["naive"], help="also run the plain RAG pipeline on the same sample")
