@@ -15,7 +15,7 @@ import numpy as np
 
 from index import SentenceTransformerEmbedder
 from index.lexical import fuse
-from qa.evaluate import eval_index, is_gold, load_set, sample
+from qa.evaluate import development_sample, eval_index, is_gold, load_set
 from qa.settings import Settings
 
 
@@ -43,8 +43,7 @@ def main() -> None:
     settings = Settings.from_env()
     embedder = SentenceTransformerEmbedder(settings.embedder)
     corpus, questions = load_set(args.set_dir)
-    held_out = {q.id for q in sample(questions, 200, 0)} if "realtimeqa" in str(args.set_dir) else set()
-    chosen = [q for q in sample(questions, args.limit, args.seed) if q.answerable and q.id not in held_out]
+    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
     index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
     lexical, passages = index._lexical_index(), index.passages
     ranks: dict[str, list[int]] = {}

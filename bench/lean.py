@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index import SentenceTransformerEmbedder
-from qa.evaluate import eval_index, load_set, sample
+from qa.evaluate import development_sample, eval_index, load_set
 from qa.lean import pick_sentences, within_budget
 from qa.metrics import correct
 from qa.settings import Settings
@@ -28,8 +28,7 @@ def main() -> None:
     settings = Settings.from_env()
     embedder = SentenceTransformerEmbedder(settings.embedder)
     corpus, questions = load_set(args.set_dir)
-    held_out = {q.id for q in sample(questions, 200, 0)} if "realtimeqa" in str(args.set_dir) else set()
-    chosen = [q for q in sample(questions, args.limit, args.seed) if q.answerable and q.id not in held_out]
+    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
     index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
     found: dict[str, list[bool]] = {}
     tokens: dict[str, list[int]] = {}
