@@ -65,14 +65,16 @@ class Assistant:
                 return item
         raise AssertionError("stream ended without an Answer")
 
-    def retrieve(self, question: str, k: int | None = None, history: Sequence[str] = ()) -> Retrieval:
-        """Search for a question (made self-contained from `history`, the earlier questions)."""
+    def retrieve(self, question: str, k: int | None = None, history: Sequence[str] = (),
+                 search: str | None = None) -> Retrieval:
+        """Search for a question (made self-contained from `history`, the earlier questions).
+        `search` overrides the settings' search mode ("hybrid", "dense" or "lexical") for this call."""
         started = time.perf_counter()
         question = " ".join(question.split())
         if not question:
             raise ValueError("the question is empty")
         query = standalone(question, history)
-        passages = tuple(self.index.search(query, k or self.settings.k, self.settings.search))
+        passages = tuple(self.index.search(query, k or self.settings.k, search or self.settings.search))
         return Retrieval(question, query, passages, time.perf_counter() - started)
 
     def stream(self, question: str, k: int | None = None, history: Sequence[str] = (),

@@ -99,6 +99,18 @@ def test_unanswerable_question_abstains(page):
     assert page.locator("#sources .qa-source").count() == 0
 
 
+def test_keyword_search_chosen_in_settings(page, server, monkeypatch):
+    modes = []
+    search = server[1].index.search
+    monkeypatch.setattr(server[1].index, "search", lambda q, k=5, mode="hybrid": modes.append(mode) or search(q, k, mode))
+    page.locator("#settings").click()
+    page.locator("#search-mode label", has_text="lexical").click()
+    page.screenshot(path=str(SHOTS / "08-settings-lexical.png"), full_page=True)
+    reply = ask(page, 'Who is nicknamed "Doctor No"?', "08-lexical")
+    assert "Lavrov" in reply and "Draft:" not in reply  # the checked answer replaced the draft
+    assert modes == ["lexical"]
+
+
 def test_upload_then_ask(page, server):
     page.locator("#documents").click()
     page.locator("#upload input[type=file]").set_input_files(str(DATA / "lighthouse.md"))

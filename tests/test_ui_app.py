@@ -2,6 +2,7 @@
 import pytest
 
 from ui.app import MAX_UPLOAD, ChatApp
+from ui.format import DRAFT_NOTE
 
 
 @pytest.fixture
@@ -17,6 +18,35 @@ def test_respond_streams_found_passages_then_answer_and_sources(app):
     assert any("Found" in p and "reading them" in p for p in panels)
     assert "Lavrov" in chats[-1][-1]["content"] and "qa-source" in panels[-1]
     assert chats[-1][0] == {"role": "user", "content": "Who is the foreign minister known as Doctor No?"}
+
+
+def test_streamed_text_is_a_draft_until_checked(app, generator):
+    chats = [c for c, _ in app.respond("Who is the foreign minister known as Doctor No?", [], 3, "default")]
+    drafts = [c[-1]["content"] for c in chats if DRAFT_NOTE in c[-1]["content"]]
+    assert drafts and "Lavrov" in drafts[-1]
+    assert DRAFT_NOTE not in chats[-1][-1]["content"] and "Lavrov" in chats[-1][-1]["content"]
+
+    generator.reply = "Bananas grow on tall plants in Ecuador [1]."  # not in any passage: withheld
+    chats = [c for c, _ in app.respond("Who is the foreign minister known as Doctor No?", [], 3, "default")]
+    assert any("Bananas" in c[-1]["content"] and DRAFT_NOTE in c[-1]["content"] for c in chats)
+    final = chats[-1][-1]["content"]
+    assert "Bananas" not in final and DRAFT_NOTE not in final and "withheld" in final
+
+
+def test_search_mode_choice_reaches_the_index(app, monkeypatch):
+    modes = []
+    search = app.index.search
+    monkeypatch.setattr(app.index, "search", lambda q, k=5, mode="hybrid": modes.append(mode) or search(q, k, mode))
+    list(app.respond("Who is the foreign minister known as Doctor No?", [], 3, "default", "lexical"))
+    list(app.respond("Who is the foreign minister known as Doctor No?", [], 3, "default"))
+    assert modes == ["lexical", app.settings.search]
+
+
+def test_unknown_search_mode_is_an_error(app):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="unknown search mode"):
+        list(app.respond("Who is Doctor No?", [], 3, "default", "fuzzy"))
 
 
 def test_follow_up_uses_the_conversation(app, generator):

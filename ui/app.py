@@ -6,10 +6,11 @@ import shutil
 from pathlib import Path
 
 from index import Index, SearchIndexError
+from index.lexical import MODES
 from qa import Answer, Assistant, QAError, Settings
 from qa.catalogue import PROFILES, status
 
-from .format import answer_chat, chat_text, found_html, sources_html
+from .format import answer_chat, chat_text, draft_chat, found_html, sources_html
 
 ALLOWED = (".txt", ".md", ".html", ".htm", ".pdf")
 MAX_UPLOAD = 20 * 1024 * 1024
@@ -49,8 +50,9 @@ class ChatApp:
         return installed or [self.settings.profile]
 
     # -- events ----------------------------------------------------------------------------------
-    def respond(self, message: str, history: list[dict], k: int, profile: str):
-        """Yields (chat history, sources panel) as the answer grows."""
+    def respond(self, message: str, history: list[dict], k: int, profile: str, search: str | None = None):
+        """Yields (chat history, sources panel) as the answer grows; the text streamed before the
+        final answer is marked as a draft until its citations are checked."""
         import gradio as gr
 
         question = (message or "").strip()
@@ -62,7 +64,7 @@ class ChatApp:
         yield list(chat), ""
         try:
             assistant = self.assistant(profile)
-            retrieval = assistant.retrieve(question, int(k), earlier)
+            retrieval = assistant.retrieve(question, int(k), earlier, search or None)
             titles = self.titles()
             yield list(chat), found_html(retrieval.passages, titles)
             text = ""
@@ -72,7 +74,7 @@ class ChatApp:
                     yield list(chat), sources_html(item, titles, self.index.neighbours, retrieval.passages)
                 else:
                     text += item
-                    chat[-1] = {"role": "assistant", "content": chat_text(text)}
+                    chat[-1] = {"role": "assistant", "content": draft_chat(text)}
                     yield list(chat), found_html(retrieval.passages, titles)
         except (QAError, SearchIndexError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc
@@ -161,12 +163,15 @@ def build(app: ChatApp):
             with gr.Row():
                 pick = gr.Dropdown(choices=choices["choices"], label="Remove a document", elem_id="remove-pick")
                 remove = gr.Button("Remove", elem_id="remove")
-        with gr.Accordion("Settings", open=False):
+        with gr.Accordion("Settings", open=False, elem_id="settings"):
             k = gr.Slider(1, 10, value=app.settings.k, step=1, label="Passages per question")
             profile = gr.Dropdown(profiles, value=app.settings.profile if app.settings.profile in profiles
                                   else profiles[0], label="Model profile")
+            search = gr.Radio(list(MODES), value=app.settings.search, label="Search",
+                              info="hybrid: meaning and keywords together; dense: meaning only; "
+                                   "lexical: keywords only (BM25)", elem_id="search-mode")
 
-        inputs = [box, chatbot, k, profile]
+        inputs = [box, chatbot, k, profile, search]
         events = [trigger(app.respond, inputs, [chatbot, sources], concurrency_id="llm")
                   for trigger in (box.submit, send.click)]
         for event in events:

@@ -119,6 +119,15 @@ def support_html(answer: Answer) -> str:
             f"sentences: {ok} of {len(answer.support)} supported</summary><ol>{''.join(rows)}</ol></details>")
 
 
+DRAFT_NOTE = "Draft: each sentence is checked against the passage it cites once the answer is complete."
+
+
+def draft_chat(text: str) -> str:
+    """The answer while the model writes it: inert text, marked as not yet checked (the check can
+    still withhold it)."""
+    return f"{chat_text(text)}\n\n_{DRAFT_NOTE}_"
+
+
 def answer_chat(answer: Answer) -> str:
     """The final answer as the chat shows it: inert text, with notes in italics."""
     text = chat_text(answer.text)
