@@ -64,7 +64,7 @@ class ChatApp:
         yield list(chat), ""
         try:
             assistant = self.assistant(profile)
-            retrieval = assistant.retrieve(question, int(k), earlier, search or None)
+            retrieval = assistant.retrieve(question, int(k), earlier, search)
             titles = self.titles()
             yield list(chat), found_html(retrieval.passages, titles)
             text = ""
