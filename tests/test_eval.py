@@ -79,6 +79,23 @@ def test_eval_end_to_end_with_fakes(tmp_path, settings, seed_index, generator, e
     assert "accuracy" not in again["summary"] and "hit@1" in again["summary"]  # nothing claimed unmeasured
 
 
+def test_eval_index_is_cached_by_corpus_content(tmp_path, settings, embedder):
+    from qa.evaluate import eval_index
+
+    corpus = make_set(tmp_path) / "corpus"
+    folders = lambda: sorted(p.name for p in (Path(settings.data_dir) / "eval").iterdir())  # noqa: E731
+    eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    first = folders()
+    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    assert folders() == first and len(first) == 1  # same content: the cached index is opened
+    with (corpus / SEED.name).open("a") as f:  # same file name, new content
+        f.write("\n\nThe lighthouse keeper counted ships at Cape Vella.\n")
+    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    assert len(folders()) == 2 and "lighthouse" in index.search("lighthouse keeper ships", 1)[0].text
+    eval_index(corpus, settings, embedder, "naive-v1", False)
+    assert len(folders()) == 3  # another chunking is another index
+
+
 def test_bad_set_is_a_clear_error(tmp_path):
     import pytest
 
