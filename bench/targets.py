@@ -23,7 +23,7 @@ def rows(report: dict) -> list[tuple[str, str, str, bool]]:
     n, of = uncited_correct(report["ours"])
     uncited = n / of if of else 0.0
     ratio = ours["ttft_p50"] / base["ttft_p50"] if base["ttft_p50"] else float("inf")
-    out = [
+    return [
         ("accuracy ≥ yardstick + 10 pts", f"{ours['accuracy']:.3f} vs {base['accuracy']:.3f}",
          f"{100 * (ours['accuracy'] - base['accuracy']):+.1f} pts", ours["accuracy"] - base["accuracy"] >= 0.10),
         ("correct abstention ≥ 80%", f"{ours['correct_abstention']:.3f}",
@@ -39,7 +39,6 @@ def rows(report: dict) -> list[tuple[str, str, str, bool]]:
         ("ttft p50 ≤ 60% of yardstick", f"{ours['ttft_p50']:.2f} s vs {base['ttft_p50']:.2f} s",
          f"{100 * ratio:.0f}%", ratio <= 0.60),
     ]
-    return out
 
 
 def main() -> None:

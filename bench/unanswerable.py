@@ -4,7 +4,7 @@ but news repeats: a later week's article may still hold the answer.)
 
     .venv/bin/python bench/unanswerable.py eval-reports/realtimeqa-200/report.json
 
-Reads the passages of the cached evaluation indexes under .qa/eval/.
+Reads the passages of the cached evaluation indexes under the data folder (`QA_DATA_DIR`, .qa).
 """
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from pathlib import Path
 
 from index.files import read_passages
 from qa.metrics import correct
+from qa.settings import Settings
 
 
 def main() -> None:
     report = json.loads(Path(sys.argv[1]).read_text())
     texts: dict[str, str] = {}
-    for manifest in glob.glob(".qa/eval/*/manifest.json"):
+    for manifest in glob.glob(str(Path(Settings.from_env().data_dir) / "eval" / "*" / "manifest.json")):
         folder = Path(manifest).parent
         for p in read_passages(folder / json.loads(Path(manifest).read_text())["passages"]):
             texts.setdefault(p.ref, p.text)
