@@ -14,8 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from index import SentenceTransformerEmbedder
+from index.build import CHUNKING
 from index.lexical import fuse
-from qa.evaluate import development_sample, eval_index, is_gold, load_set
+from develop import development_sample
+from qa.eval.runs import eval_index
+from qa.eval.sets import is_gold, load_set
 from qa.settings import Settings
 
 
@@ -44,7 +47,7 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder(settings.embedder)
     corpus, questions = load_set(args.set_dir)
     chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
-    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
     lexical, passages = index._lexical_index(), index.passages
     ranks: dict[str, list[int]] = {}
     for q in chosen:

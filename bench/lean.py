@@ -12,10 +12,44 @@ from pathlib import Path
 import numpy as np
 
 from index import SentenceTransformerEmbedder
-from qa.evaluate import development_sample, eval_index, load_set
-from qa.lean import pick_sentences, within_budget
-from qa.metrics import correct
+from index.build import CHUNKING
+from develop import development_sample
+from qa.eval.runs import eval_index
+from qa.eval.sets import load_set
+from qa.lean import GAP, within_budget
+from qa.support import content_words
+from index.clean import sentences
+from qa.eval.metrics import correct
 from qa.settings import Settings
+
+
+def pick_sentences(text: str, question: str, similarity: Callable[[list[str]], np.ndarray] | None = None,
+                   keep: int = 3) -> str:
+    """The `keep` sentences of `text` that best match `question`, in reading order, gaps marked
+    with "…". A sentence's score is the share of the question's content words it holds, plus its
+    embedding similarity to the question when `similarity` is given.
+
+    >>> pick_sentences("Rain fell. Lavrov is Doctor No. Markets rose. Snow came.", "Who is Doctor No?", keep=1)
+    '… Lavrov is Doctor No. …'
+    >>> pick_sentences("One. Two.", "Q?", keep=3)
+    'One. Two.'
+    """
+    parts = sentences(text)
+    if len(parts) <= keep:
+        return text
+    wanted = content_words(question)
+    scores = np.array([len(wanted & content_words(s)) / (len(wanted) or 1) for s in parts], dtype=np.float32)
+    if similarity is not None:
+        scores = scores + np.asarray(similarity(parts), dtype=np.float32)
+    chosen = sorted(np.argsort(-scores, kind="stable")[:keep])
+    out, last = "", -1
+    for i in chosen:
+        out += (GAP if i != last + 1 else " ") + parts[i]
+        last = int(i)
+    if last != len(parts) - 1:
+        out += GAP
+    return out.strip()
+
 
 
 def main() -> None:
@@ -29,7 +63,7 @@ def main() -> None:
     embedder = SentenceTransformerEmbedder(settings.embedder)
     corpus, questions = load_set(args.set_dir)
     chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
-    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
     found: dict[str, list[bool]] = {}
     tokens: dict[str, list[int]] = {}
     for q in chosen:

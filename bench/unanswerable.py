@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from index.files import read_passages
-from qa.metrics import correct
+from qa.eval.metrics import correct
 from qa.settings import Settings
 
 

@@ -15,7 +15,7 @@ from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_pass
 from .lexical import MODES, WEIGHTS, LexicalIndex, fuse
 from .passage import Passage
 from .readers import read_document
-from .store import FaissStore
+from .store import FaissStore, VectorStore
 
 
 @dataclass
@@ -50,7 +50,9 @@ class DocumentInfo:
 class Index:
     """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
 
-    def __init__(self, data_dir: Path, embedder: Embedder, store: FaissStore | None,
+    STORE: type[VectorStore] = FaissStore  # the vector store backend (index/store.py declares the seam)
+
+    def __init__(self, data_dir: Path, embedder: Embedder, store: VectorStore | None,
                  passages: list[Passage], manifest: dict):
         self.data_dir = Path(data_dir)
         self.embedder = embedder
@@ -84,7 +86,7 @@ class Index:
                 f"the index in {data_dir}/ was built with the embedder {built_with!r} "
                 f"({manifest['embedder'].get('dim', '?')}-d), not {embedder.name!r}: "
                 "rebuild it with `qa index --rebuild` or choose the same embedder")
-        store = FaissStore.load(data_dir / manifest["vectors"])
+        store = cls.STORE.load(data_dir / manifest["vectors"])
         passages = read_passages(data_dir / manifest["passages"])
         if len(passages) != len(store):
             raise CorruptIndex(f"{data_dir}/ holds {len(store)} vectors for {len(passages)} passages: "
@@ -220,7 +222,7 @@ class Index:
             return report
         vectors = self._embed([p.text for p in new_passages], progress)
         keep = [i for i, p in enumerate(self.passages) if p.doc not in replaced and p.doc in docs]
-        store = self._store.take(keep) if self._store is not None else FaissStore(vectors.shape[1])
+        store = self._store.take(keep) if self._store is not None else self.STORE(vectors.shape[1])
         store.add(vectors)
         self._store = store
         self.passages = [self.passages[i] for i in keep] + new_passages

@@ -9,13 +9,29 @@ import numpy as np
 
 
 class VectorStore(Protocol):
-    """Rows are numbered 0..len-1 in insertion order; `search` returns (scores, rows) per query."""
+    """Everything `Index` asks of a vector store, so that another backend can be written against it.
+
+    Rows are numbered 0..len-1 in insertion order; `search` returns (scores, rows) per query, best
+    first, scores being inner products of unit vectors (cosine similarities). A store is replaced,
+    never edited in place, on update (`take` then `add`), and written whole by `save`; `load` is
+    the class's way back from that file."""
 
     dim: int
+
+    def __len__(self) -> int: ...
 
     def add(self, vectors: np.ndarray) -> None: ...
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def vectors(self, rows: Sequence[int]) -> np.ndarray: ...
+
+    def take(self, rows: Sequence[int]) -> "VectorStore": ...
+
+    def save(self, path: Path) -> None: ...
+
+    @classmethod
+    def load(cls, path: Path) -> "VectorStore": ...
 
 
 class FaissStore:

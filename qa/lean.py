@@ -16,34 +16,6 @@ from .support import content_words
 GAP = " … "
 
 
-def pick_sentences(text: str, question: str, similarity: Callable[[list[str]], np.ndarray] | None = None,
-                   keep: int = 3) -> str:
-    """The `keep` sentences of `text` that best match `question`, in reading order, gaps marked
-    with "…". A sentence's score is the share of the question's content words it holds, plus its
-    embedding similarity to the question when `similarity` is given.
-
-    >>> pick_sentences("Rain fell. Lavrov is Doctor No. Markets rose. Snow came.", "Who is Doctor No?", keep=1)
-    '… Lavrov is Doctor No. …'
-    >>> pick_sentences("One. Two.", "Q?", keep=3)
-    'One. Two.'
-    """
-    parts = sentences(text)
-    if len(parts) <= keep:
-        return text
-    wanted = content_words(question)
-    scores = np.array([len(wanted & content_words(s)) / (len(wanted) or 1) for s in parts], dtype=np.float32)
-    if similarity is not None:
-        scores = scores + np.asarray(similarity(parts), dtype=np.float32)
-    chosen = sorted(np.argsort(-scores, kind="stable")[:keep])
-    out, last = "", -1
-    for i in chosen:
-        out += (GAP if i != last + 1 else " ") + parts[i]
-        last = int(i)
-    if last != len(parts) - 1:
-        out += GAP
-    return out.strip()
-
-
 def within_budget(texts: Sequence[str], question: str, budget: int, count: Callable[[str], int],
                   similarity: Callable[[list[str]], np.ndarray] | None = None) -> list[str]:
     """The best sentences across all `texts` (passages, best first) that fit in `budget` tokens,

@@ -10,6 +10,7 @@ from index import DEFAULT_EMBEDDER, default_data_dir
 from index.lexical import MODES
 
 from .errors import SettingsError
+from .support import RELATED, SUPPORTED
 
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -35,6 +36,13 @@ class Settings:
     min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
     margin: float = 0.1  # passages sent: those within this cosine similarity of the best one
     budget: int = 160  # tokens of passage text sent: the best sentences of the passages kept
+    # what a sentence needs to count as supported by the passage it cites (qa/support.py):
+    supported_share: float = SUPPORTED  # ... this share of its new content words found in the passage
+    related: float = RELATED  # ... and this cosine similarity of question + sentence to a passage sentence
+    # calibrated abstention (qa/abstain.py); operating points chosen on development data:
+    retry_floor: float = 0.5  # the model abstained, but the passages answer with at least this
+    #                           probability: decode its answer with the abstention forbidden
+    confidence_floor: float = 0.5  # an answer below this confidence is withheld (abstention)
     n_ctx: int = 4096  # the LLM's context window, prompt and answer together
     max_tokens: int = 384  # longest answer, in tokens; reserved in the window
     max_question_tokens: int = 200  # longer questions are trimmed, with a note
@@ -69,6 +77,8 @@ class Settings:
         if self.budget < 16 or self.margin < 0:
             raise SettingsError(f"budget must be at least 16 tokens and margin not negative, "
                                 f"not {self.budget} and {self.margin}")
+        if not (0 <= self.supported_share <= 1 and 0 <= self.retry_floor <= 1 and 0 <= self.confidence_floor <= 1):
+            raise SettingsError("supported_share, retry_floor and confidence_floor must lie between 0 and 1")
         if self.n_ctx < 512:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:

@@ -41,6 +41,7 @@ class Support:
     score: float  # share of new content words found in the best cited passage (0..1)
     supported: bool
     similarity: float | None = None  # question + sentence vs the closest sentence of that passage
+    evidence: str = ""  # the sentence of that passage the check matched (the chat highlights it)
 
 
 def content_words(text: str) -> set[str]:
@@ -118,14 +119,26 @@ def split_answer(text: str) -> list[str]:
     return out
 
 
+def best_sentence(claim: str, passage: str) -> str:
+    """The sentence of `passage` that holds most of the claim's content words.
+
+    >>> best_sentence("Lavrov refused", "A cat sat. Lavrov said no.")
+    'Lavrov said no.'
+    """
+    parts = sentences(passage) or [passage]
+    return max(parts, key=lambda s: score(claim, s))
+
+
 def check(text: str, passages: Sequence[str], question: str = "",
-          similarity: Callable[[str], Sequence[float]] | None = None) -> tuple[str, list[Support]]:
+          similarity: Callable[[str], Sequence[tuple[float, str]]] | None = None, supported: float = SUPPORTED,
+          related: float = RELATED) -> tuple[str, list[Support]]:
     """(the answer with checked citations, the support of each sentence).
 
-    A passage supports a sentence when it holds at least `SUPPORTED` of the sentence's new content
-    words (all of its numbers), and, given `similarity` (sentence → cosine similarity to the
-    closest sentence of each passage; the caller decides what the sentence is embedded with) when
-    that similarity is at least `RELATED`.
+    A passage supports a sentence when it holds at least `supported` of the sentence's new content
+    words (all of its numbers), and, given `similarity` (sentence → for each passage, the cosine
+    similarity to its closest sentence and that sentence; the caller decides what the sentence is
+    embedded with) when that similarity is at least `related`. (The defaults are `Settings`'.)
+    Each `Support` names the passage sentence it rests on (`evidence`).
 
     >>> check("Lavrov is Doctor No [2].", ["Lavrov, known as Doctor No.", "Rain."], "Who is Doctor No?")[0]
     'Lavrov is Doctor No [1].'
@@ -140,15 +153,17 @@ def check(text: str, passages: Sequence[str], question: str = "",
             continue
         scores = [score(bare, p, question) for p in passages]
         sims = list(similarity(bare)) if similarity is not None and passages else None
-        ok = [s >= SUPPORTED and (sims is None or sims[i] >= RELATED) for i, s in enumerate(scores)]
+        ok = [s >= supported and (sims is None or sims[i][0] >= related) for i, s in enumerate(scores)]
         claimed = [n for n in cited_numbers(raw) if 1 <= n <= len(passages)]
         kept = tuple(n for n in claimed if ok[n - 1])
         if not kept and scores:
             best = max(range(len(scores)), key=lambda i: (ok[i], scores[i]))
             kept = (best + 1,) if ok[best] else ()
         at = kept[0] - 1 if kept else max(range(len(scores)), key=scores.__getitem__, default=None)
+        evidence = "" if at is None else sims[at][1] if sims is not None else best_sentence(bare, passages[at])
         report.append(Support(bare, kept, round(scores[at], 3) if at is not None else 0.0, bool(kept),
-                              round(float(sims[at]), 3) if sims is not None and at is not None else None))
+                              round(float(sims[at][0]), 3) if sims is not None and at is not None else None,
+                              evidence))
         rebuilt.append(_with_markers(bare, kept))
     return " ".join(s for s in rebuilt if s), report
 

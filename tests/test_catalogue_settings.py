@@ -81,8 +81,8 @@ def test_settings_from_env_and_flags(tmp_path):
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = ("import sys, qa.cli\n"
-            "try:\n    qa.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+    code = ("import sys, ui.cli\n"
+            "try:\n    ui.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "print(sorted(m for m in ('torch', 'llama_cpp', 'sentence_transformers', 'faiss', 'gradio') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"

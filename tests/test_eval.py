@@ -1,10 +1,13 @@
 import json
+
+from index.build import CHUNKING, NAIVE_CHUNKING
 import shutil
 from pathlib import Path
 
-from qa.evaluate import evaluate, load_set
-from qa.metrics import Row, answers, retrieval, speed
-from qa.report import write
+from qa.eval import evaluate, load_set
+from qa.eval.metrics import Row, answers, retrieval, speed
+from qa.eval import Report, write
+from qa.eval.runs import YARDSTICK_SYSTEM
 
 from .conftest import SEED
 
@@ -26,7 +29,7 @@ def test_perfect_run():
     rows = [row(ranks=[True, False], found=[1], reply="Lavrov [1]", cited=[True], ttft=1.0, total=2.0, pt=10, gt=5),
             row(answerable=False, abstained=True, reply="The documents do not say.")]
     r, a = retrieval(rows, 4), answers(rows)
-    assert r["hit@1"] == {"value": 1.0, "n": 1, "of": 1} and r["recall@4"]["value"] == 1.0 and r["mrr@10"]["value"] == 1.0
+    assert r["hit@1"] == {"value": 1.0, "n": 1, "of": 1, "low": 0.2065, "high": 1.0} and r["recall@4"]["value"] == 1.0 and r["mrr@10"]["value"] == 1.0
     assert a["accuracy"]["value"] == 1.0 and a["correct_abstention"]["value"] == 1.0
     assert a["citation_precision"]["value"] == 1.0 and a["citation_recall"]["value"] == 1.0
     assert a["no_citation"]["value"] == 0.0 and a["false_abstention"]["value"] == 0.0
@@ -42,7 +45,7 @@ def test_run_that_abstains_on_everything():
     rows = [row(ranks=[False, True], found=[2], abstained=True, reply="The documents do not say."),
             row(answerable=False, abstained=True)]
     a, r = answers(rows), retrieval(rows, 1)
-    assert a["accuracy"] == {"value": 0.0, "n": 0, "of": 1} and a["false_abstention"]["value"] == 1.0
+    assert a["accuracy"]["value"] == 0.0 and a["accuracy"]["of"] == 1 and a["false_abstention"]["value"] == 1.0
     assert a["correct_abstention"]["value"] == 1.0 and a["citation_precision"]["of"] == 0
     assert r["hit@1"]["value"] == 0.0 and r["mrr@10"]["value"] == 0.5
 
@@ -64,42 +67,47 @@ def test_eval_end_to_end_with_fakes(tmp_path, settings, seed_index, generator, e
 
     generator.reply = reply
     set_dir = make_set(tmp_path)
-    report = evaluate(set_dir, settings, k=3, baseline="naive", progress=False, generator=generator, embedder=embedder)
-    ours, base = report["ours"], report["baseline"]
-    assert report["questions"] == 3 and ours["counts"]["accuracy"]["of"] == 2
-    assert ours["summary"]["correct_abstention"] == 1.0
-    assert {"hit@1", "hit@3", "recall@3", "mrr@10", "accuracy", "citation_precision", "ttft_p50"} <= set(ours["summary"])
-    assert base["index"]["passages"] != ours["index"]["passages"]  # raw lines, headings and all
+    report = evaluate(set_dir, settings, k=3, yardstick=True, progress=False, generator=generator, embedder=embedder)
+    ours, base = report.ours, report.yardstick
+    assert report.questions == 3 and ours.counts["accuracy"]["of"] == 2
+    assert ours.summary["correct_abstention"] == 1.0
+    assert {"hit@1", "hit@3", "recall@3", "mrr@10", "accuracy", "citation_precision", "ttft_p50"} <= set(ours.summary)
+    assert base.index["passages"] != ours.index["passages"]  # raw lines, headings and all
+    [prompt] = [p for p in generator.prompts if p[0]["content"] == YARDSTICK_SYSTEM and "population" in p[1]["content"]]
+    assert prompt[1]["content"].startswith("[1] ")  # whole paragraphs, numbered
+    assert base.counts["correct_abstention"]["n"] == 1  # "The documents do not say." reads as "don't know"
     out = write(report, tmp_path / "out")
     assert (tmp_path / "out" / "report.json").exists() and (tmp_path / "out" / "hits.png").stat().st_size > 1000
     assert "| accuracy |" in out.read_text() and "(" in out.read_text()
+    loaded = Report.load(tmp_path / "out" / "report.json")  # the JSON reads back as a typed report
+    assert loaded.yardstick.summary == base.summary and loaded.ours.cell("accuracy") == ours.cell("accuracy")
     again = evaluate(set_dir, settings, k=3, progress=False, generator=generator, embedder=embedder,
                      retrieval_only=True)
-    assert again["ours"]["index"] == ours["index"]  # the cached index is reused
-    assert "accuracy" not in again["summary"] and "hit@1" in again["summary"]  # nothing claimed unmeasured
+    assert again.ours.index == ours.index  # the cached index is reused
+    assert "accuracy" not in again.summary and "hit@1" in again.summary  # nothing claimed unmeasured
 
 
 def test_eval_index_is_cached_by_corpus_content(tmp_path, settings, embedder):
-    from qa.evaluate import eval_index
+    from qa.eval.runs import eval_index
 
     corpus = make_set(tmp_path) / "corpus"
     folders = lambda: sorted(p.name for p in (Path(settings.data_dir) / "eval").iterdir())  # noqa: E731
-    eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    eval_index(corpus, settings, embedder, CHUNKING, False)
     first = folders()
-    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
     assert folders() == first and len(first) == 1  # same content: the cached index is opened
     with (corpus / SEED.name).open("a") as f:  # same file name, new content
         f.write("\n\nThe lighthouse keeper counted ships at Cape Vella.\n")
-    index, _ = eval_index(corpus, settings, embedder, "paragraphs-v1", False)
+    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
     assert len(folders()) == 2 and "lighthouse" in index.search("lighthouse keeper ships", 1)[0].text
-    eval_index(corpus, settings, embedder, "naive-v1", False)
+    eval_index(corpus, settings, embedder, NAIVE_CHUNKING, False)
     assert len(folders()) == 3  # another chunking is another index
 
 
 def test_bad_set_is_a_clear_error(tmp_path):
     import pytest
 
-    from qa.evaluate import EvalError
+    from qa.eval import EvalError
 
     with pytest.raises(EvalError, match="corpus/"):
         load_set(tmp_path)

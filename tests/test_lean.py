@@ -1,4 +1,4 @@
-from qa.lean import GAP, pick_sentences, within_budget
+from qa.lean import GAP, within_budget
 
 
 def words(text):
@@ -22,10 +22,3 @@ def test_within_budget_edges():
     assert within_budget([long], "Lavrov?", 5, words) == [long]
     # everything fits: texts come back whole, no gap marks
     assert within_budget(["One. Two.", "Three."], "Q?", 100, words) == ["One. Two.", "Three."]
-
-
-def test_similarity_breaks_word_ties():
-    text = "Prices went up. The cat slept."
-    sims = lambda parts: [1.0 if "cat" in p else 0.0 for p in parts]  # noqa: E731
-    assert pick_sentences(text, "What happened?", sims, keep=1) == "… The cat slept."
-    assert pick_sentences(text, "What happened?", None, keep=1) == "Prices went up. …"

@@ -73,7 +73,7 @@ def test_cli_ask_json(tmp_path):
     corpus.mkdir()
     (corpus / SEED.name).write_bytes(SEED.read_bytes())
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_SEEDS": str(corpus)}
-    out = subprocess.run([sys.executable, "-m", "qa.cli", "ask", "--json", 'Who is nicknamed "Doctor No"?'],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "--json", 'Who is nicknamed "Doctor No"?'],
                          capture_output=True, text=True, env=env, check=True, timeout=600)
     data = json.loads(out.stdout)
     assert set(data) >= {"answer", "citations", "abstained", "timings"}
@@ -103,7 +103,7 @@ def test_qa_eval_on_the_seed_article_set(tmp_path):
 
     set_dir = Path(__file__).parent / "data" / "seed-article"
     env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data")}
-    subprocess.run([sys.executable, "-m", "qa.cli", "eval", str(set_dir), "--limit", "6", "--baseline", "naive",
+    subprocess.run([sys.executable, "-m", "ui.cli", "eval", str(set_dir), "--limit", "6", "--baseline", "naive",
                     "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, check=True, timeout=1200)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["questions"] == 6 and report["of"] == 18

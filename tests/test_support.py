@@ -33,8 +33,16 @@ def test_pointer_sentences_are_dropped():
 
 def test_embedding_guard_rejects_a_passage_that_only_shares_words():
     passages = ["Lavrov, known as Doctor No, spoke.", "Doctor No is a Bond film; Lavrov fans watch it."]
-    sims = {0: [0.9, 0.1]}  # only the first passage is about the claim
-    text, [s] = check("Lavrov is Doctor No [2].", passages, "Who is Doctor No?", lambda sentence: sims[0])
+    sims = [(0.9, passages[0]), (0.1, passages[1])]  # only the first passage is about the claim
+    text, [s] = check("Lavrov is Doctor No [2].", passages, "Who is Doctor No?", lambda sentence: sims)
     assert text == "Lavrov is Doctor No [1]." and s.cited == (1,) and s.similarity == 0.9
-    text, [s] = check("Lavrov is Doctor No [1].", passages, "Who is Doctor No?", lambda sentence: [0.1, 0.1])
+    assert s.evidence == passages[0]  # the sentence the check rested on, for the chat to highlight
+    low = [(0.1, passages[0]), (0.1, passages[1])]
+    text, [s] = check("Lavrov is Doctor No [1].", passages, "Who is Doctor No?", lambda sentence: low)
     assert text == "Lavrov is Doctor No." and not s.supported and s.similarity == 0.1
+
+
+def test_without_an_embedder_the_evidence_is_the_sentence_with_the_claims_words():
+    passages = ["The summit met. Sergei Lavrov is colloquially known as Doctor No. Rain fell."]
+    _, [s] = check("Lavrov is Doctor No [1].", passages, "Who is Doctor No?")
+    assert s.supported and s.evidence == "Sergei Lavrov is colloquially known as Doctor No."

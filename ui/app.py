@@ -9,12 +9,13 @@ from index import Index, SearchIndexError
 from index.lexical import MODES
 from qa import Answer, Assistant, QAError, Settings
 from qa.catalogue import PROFILES, status
+from qa.prompt import SEED_QUESTION
 
 from .format import answer_chat, chat_text, draft_chat, found_html, sources_html
 
 ALLOWED = (".txt", ".md", ".html", ".htm", ".pdf")
 MAX_UPLOAD = 20 * 1024 * 1024
-EXAMPLES = ["Why does Russia reject European troops in Ukraine?", 'Who is nicknamed "Doctor No"?',
+EXAMPLES = [SEED_QUESTION, 'Who is nicknamed "Doctor No"?',
             "What did Putin privately tell George W. Bush in 2008?"]
 CSS = """
 .qa-sources { font-size: 0.95em; line-height: 1.45; }

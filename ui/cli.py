@@ -1,4 +1,6 @@
-"""The `qa` command line: a thin shell over `Index`, `Assistant` and the model catalogue."""
+"""The `qa` command line: a thin shell over `Index`, `Assistant`, the evaluation and the model
+catalogue. An edge like the web chat (ui/app.py): nothing imports it, and it imports every heavy
+library only inside the command that needs it, so `qa --help` stays light."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-SEED_QUESTION = "Why does Russia reject European troops in Ukraine?"
+from qa.prompt import SEED_QUESTION
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from index import SearchIndexError
 
-    from .errors import QAError
+    from qa.errors import QAError
 
     try:
         return args.run(args) or 0
@@ -34,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", type=Path, help="index folder (default: $QA_DATA_DIR or ./.qa)")
     common.add_argument("--embedder", help="sentence-transformers model name or folder (default: packaged all-MiniLM-L6-v2)")
     searching = argparse.ArgumentParser(add_help=False)
-    searching.add_argument("--search", choices=["hybrid", "dense", "lexical"],
+    from index.lexical import MODES
+
+    searching.add_argument("--search", choices=MODES,
                            help="retrieval: BM25 and dense fused (hybrid, the default), dense or lexical only")
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--profile", help="model profile: default (1.5B) or fast (0.5B)")
@@ -77,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, help="passages per question (default 5)")
     p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
-    p.add_argument("--baseline", choices=["naive"], help="also run the plain RAG pipeline on the same sample")
+    p.add_argument("--baseline", choices=["naive"],
+                   help="also run the yardstick, a plain RAG (dense top-k whole paragraphs, a plain prompt, the same "
+                        "models), on the same questions")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=cmd_eval)
 
@@ -88,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args):
-    from .settings import Settings
+    from qa.settings import Settings
 
     names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search")
     return Settings.from_env(**{n: getattr(args, n, None) for n in names})
@@ -113,7 +119,7 @@ def cmd_index(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .assistant import open_index
+    from qa.assistant import open_index
 
     s = settings_from(args)
     passages = open_index(s).search(args.question, s.k, s.search)
@@ -128,8 +134,8 @@ def cmd_search(args) -> int:
 
 
 def cmd_ask(args) -> int:
-    from .answer import Answer
-    from .assistant import Assistant
+    from qa.answer import Answer
+    from qa.assistant import Assistant
 
     assistant = Assistant(settings_from(args))
     answer, streamed = None, []
@@ -162,7 +168,7 @@ def cmd_ask(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from ui.app import serve
+    from .app import serve
 
     print(f"Opening the chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
     serve(settings_from(args), args.host, args.port)
@@ -170,23 +176,23 @@ def cmd_serve(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate
-    from .report import write
+    from qa.eval import evaluate, write
 
     s = settings_from(args)
-    report = evaluate(args.set_dir, s, args.limit, args.k, args.retrieval_only, args.baseline, seed=args.seed)
+    report = evaluate(args.set_dir, s, args.limit, args.k, args.retrieval_only, args.baseline == "naive",
+                      seed=args.seed)
     out = write(report, args.out or Path("eval-reports") / args.set_dir.resolve().name)
     if args.json:
-        print(json.dumps({"summary": report["summary"],
-                          "baseline": report.get("baseline", {}).get("summary")}, indent=1))
+        print(json.dumps({"summary": report.summary,
+                          "yardstick": report.yardstick.summary if report.yardstick else None}, indent=1))
     else:
-        print(out.read_text().split("\n![")[0])
+        print(report.markdown())
         print(f"report: {out} and {out.with_suffix('.json')}")
     return 0
 
 
 def cmd_models(args) -> int:
-    from .catalogue import PROFILES, ensure, status
+    from qa.catalogue import PROFILES, ensure, status
 
     s = settings_from(args)
     for profile in PROFILES.values():

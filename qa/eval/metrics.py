@@ -25,6 +25,7 @@ class Row:
     total: float = 0.0
     prompt_tokens: int = 0
     generated_tokens: int = 0
+    confidence: float | None = None  # the calibrated score, where the pipeline gives one
 
 
 def correct(reply: str, answers: Sequence[Sequence[str]]) -> bool:
@@ -40,14 +41,44 @@ def correct(reply: str, answers: Sequence[Sequence[str]]) -> bool:
 
 
 def figure(n: int, of: int) -> dict:
-    """A share with its counts.
+    """A share with its counts and its 95 % Wilson interval.
 
     >>> figure(1, 4)
-    {'value': 0.25, 'n': 1, 'of': 4}
+    {'value': 0.25, 'n': 1, 'of': 4, 'low': 0.0456, 'high': 0.6994}
     >>> figure(0, 0)
     {'value': None, 'n': 0, 'of': 0}
     """
-    return {"value": round(n / of, 4) if of else None, "n": n, "of": of}
+    if not of:
+        return {"value": None, "n": n, "of": of}
+    low, high = wilson(n, of)
+    return {"value": round(n / of, 4), "n": n, "of": of, "low": round(low, 4), "high": round(high, 4)}
+
+
+def wilson(n: int, of: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of the share n/of.
+
+    >>> [round(x, 3) for x in wilson(50, 100)]
+    [0.404, 0.596]
+    """
+    p = n / of
+    centre = (p + z * z / (2 * of)) / (1 + z * z / of)
+    half = z * math.sqrt(p * (1 - p) / of + z * z / (4 * of * of)) / (1 + z * z / of)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
+    """Area under the ROC curve: the chance that a random positive scores above a random negative
+    (ties count half). None without both classes.
+
+    >>> roc_auc([0.9, 0.8, 0.3, 0.1], [True, False, True, False]), roc_auc([1], [True])
+    (0.75, None)
+    """
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -117,5 +148,12 @@ def speed(rows: Sequence[Row]) -> dict:
     }
 
 
+def calibration(rows: Sequence[Row]) -> dict:
+    """ROC AUC of the confidence score, answerable against unanswerable questions (where scored)."""
+    scored = [r for r in rows if r.confidence is not None]
+    auc = roc_auc([r.confidence for r in scored], [r.answerable for r in scored])
+    return {"confidence_auc": round(auc, 4) if auc is not None else None} if scored else {}
+
+
 def summary(rows: Sequence[Row], k: int) -> dict:
-    return {**retrieval(rows, k), **answers(rows), **speed(rows)}
+    return {**retrieval(rows, k), **answers(rows), **speed(rows), **calibration(rows)}
