@@ -39,19 +39,21 @@ class Answer:
     notes: tuple[str, ...] = ()  # e.g. "the question was trimmed to 200 tokens"
     support: tuple[Support, ...] = ()  # per sentence: the passages that support it, checked
     signals: dict = field(default_factory=dict)  # figures for calibrating abstention (see Assistant.stream)
+    confidence: float | None = None  # calibrated probability that the passages answer (qa/abstain.py)
 
     @classmethod
     def from_reply(cls, question: str, text: str, passages: tuple[Passage, ...], abstained: bool,
                    timings: Timings, notes: tuple[str, ...] = (), support: tuple[Support, ...] = (),
-                   signals: dict | None = None) -> "Answer":
+                   signals: dict | None = None, confidence: float | None = None) -> "Answer":
         citations = () if abstained else tuple(
             Citation(n, passages[n - 1]) for n in cited_numbers(text) if 1 <= n <= len(passages))
         return cls(question, text, passages, citations, abstained, timings, notes, () if abstained else support,
-                   dict(signals or {}))
+                   dict(signals or {}), confidence)
 
     def to_json(self) -> dict:
         """The `--json` shape: answer, citations [{n, doc, paragraph, text, title}], abstained, timings."""
         return {"question": self.question, "answer": self.text,
                 "citations": [c.to_dict() for c in self.citations], "abstained": self.abstained,
                 "timings": asdict(self.timings), "notes": list(self.notes),
-                "support": [asdict(s) for s in self.support], "signals": self.signals}
+                "support": [asdict(s) for s in self.support], "signals": self.signals,
+                "confidence": self.confidence}

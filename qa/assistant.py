@@ -13,9 +13,11 @@ from index.clean import sentences
 from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
 from .citations import StreamFilter, keep_valid
-from .generator import Generator, LlamaGenerator
+from .abstain import AFTER, BEFORE
+from .generator import Generator, LlamaGenerator, Prober
 from .lean import within_budget
-from .prompt import ABSTAIN, build_messages, is_abstention
+from .prompt import (ABSTAIN, ABSTAIN_START, answer_check, build_messages, is_abstention, passages_check,
+                     says_unknown)
 from .settings import Settings
 from .followup import standalone
 from .support import check, coverage
@@ -80,11 +82,17 @@ class Assistant:
     def stream(self, question: str, k: int | None = None, history: Sequence[str] = (),
                retrieval: Retrieval | None = None) -> Iterator[str | Answer]:
         """Yield the answer's text as it is generated, then the final `Answer`. Pass the result of
-        `retrieve` as `retrieval` to show the passages found before the model starts."""
+        `retrieve` as `retrieval` to show the passages found before the model starts.
+
+        The model's own abstention sentence is held back until the decision is taken: when the
+        calibrated score says the passages do answer, the answer is decoded again with that
+        sentence's first token forbidden and checked like any other; an answer whose confidence
+        falls below `confidence_floor` is withheld."""
         retrieval = retrieval or self.retrieve(question, k, history)
         started = time.perf_counter()
         question = retrieval.question
-        relevant = self._lean(retrieval)
+        vectors = _SentenceVectors(self.index.embedder)
+        relevant = self._lean(retrieval, vectors)
         retrieve_s = retrieval.seconds
 
         def elapsed() -> float:  # from the question: retrieval, then this call
@@ -99,54 +107,108 @@ class Assistant:
             yield ABSTAIN
             yield Answer.from_reply(question, ABSTAIN, (), True, Timings(retrieve_s, None, elapsed()),
                                     tuple(notes) or ("no passage was relevant enough to send to the model",),
-                                    signals=signals)
+                                    signals=signals, confidence=0.0)
             return
+        s, gen = self.settings, self.generator
         messages = build_messages(prompt_question, [text for _, text in lean])
         prompt_tokens = self.generator.count_tokens(messages)
+        probe = gen if isinstance(gen, Prober) else None
+        first: list[float] = []  # when the first text was shown
+        counter = [0]
 
-        reply, first, generated = [], None, 0
-        shown = StreamFilter(len(passages))
-        for chunk in self.generator.stream(messages):
-            generated += 1
-            reply.append(chunk)
-            visible = shown.feed(chunk)
-            if visible:
-                first = first if first is not None else elapsed()
-                yield visible
-        tail = shown.flush()
-        if tail:
-            yield tail
-        text = keep_valid("".join(reply).strip(), len(passages))
-        abstained = is_abstention(text) or not text
-        signals.update(draft=text, model_abstained=abstained)
+        text = yield from self._decode(messages, (), len(passages), elapsed, first, counter)
+        model_abstained = is_abstention(text) or not text
+        signals.update(draft=text, model_abstained=model_abstained, retried=0)
+        confidence = None
+        if model_abstained and probe is not None:
+            self._probe_before(probe, messages, signals)
+            signals["retry_confidence"] = round(BEFORE(signals), 4)
+            if signals["retry_confidence"] >= s.retry_floor:
+                signals["retried"] = 1
+                text = yield from self._decode(messages, (ABSTAIN,), len(passages), elapsed, first, counter)
+                signals["retry"] = text
+                model_abstained = says_unknown(text) or not text
+        abstained = model_abstained
         support: list = []
-        if not abstained:
+        if abstained:
+            confidence = signals.get("retry_confidence")
+        else:
             text, support = check(text, [p.text for p in passages], retrieval.query,
-                                  self._similarity([p.text for p in passages], retrieval.query))
-            if support and not any(s.supported for s in support):
+                                  self._similarity([p.text for p in passages], retrieval.query, vectors),
+                                  s.supported_share, s.related)
+            signals["supported"] = round(sum(x.supported for x in support) / len(support), 4) if support else 0.0
+            if probe is not None:
+                signals["answer_yes"] = round(probe.yes_probability(answer_check(messages, text, prompt_question)), 4)
+                self._probe_before(probe, messages, signals)
+                confidence = round(AFTER(signals), 4)
+            if support and not any(x.supported for x in support):
                 abstained = True
                 notes.append("the model's answer was not supported by the passages, so it was withheld")
             elif not support:  # nothing but citation markers, or no sentence with content
                 abstained = True
                 notes.append("the model gave no answer, only pointers to passages")
-        timings = Timings(retrieve_s, first, elapsed(), prompt_tokens, generated)
+            elif confidence is not None and confidence < s.confidence_floor:
+                abstained = True
+                notes.append(f"the answer was withheld: the checks give it a confidence of {confidence:.2f}, "
+                             f"below {s.confidence_floor:.2f}, that the passages answer this question")
+        if abstained and not first:  # the held-back abstention is shown now
+            first.append(elapsed())
+            yield ABSTAIN
+        timings = Timings(retrieve_s, first[0] if first else None, elapsed(), prompt_tokens, counter[0])
         yield Answer.from_reply(question, ABSTAIN if abstained else text, passages, abstained,
-                                timings, tuple(notes), tuple(support), signals)
+                                timings, tuple(notes), tuple(support), signals, confidence)
 
-    def _similarity(self, texts: list[str], question: str):
-        """sentence → cosine similarity of question + sentence to the closest sentence of each text
-        (a bare "Iraq." means little to an embedder; with its question it is a claim)."""
+    def _decode(self, messages, avoid, count: int, elapsed, first: list, counter: list):
+        """Stream one reply (yielding what may be shown) and return its text, markers checked.
+        Text that could still become the abstention sentence is held back until it cannot."""
+        reply, held = [], ""
+        shown = StreamFilter(count)
+        for chunk in self.generator.stream(messages, avoid) if avoid else self.generator.stream(messages):
+            counter[0] += 1
+            reply.append(chunk)
+            held += chunk
+            if _may_become_abstention(held):
+                continue
+            visible, held = shown.feed(held), ""
+            if visible:
+                if not first:
+                    first.append(elapsed())
+                yield visible
+        if held and not is_abstention(held):
+            tail = shown.feed(held)
+            if tail and not first:
+                first.append(elapsed())
+            if tail:
+                yield tail
+        tail = shown.flush()
+        if tail:
+            yield tail
+        return keep_valid("".join(reply).strip(), count)
+
+    @staticmethod
+    def _probe_before(probe: Prober, messages, signals: dict) -> None:
+        """The answer-independent signals, computed once."""
+        if "abstain_p" not in signals:
+            signals["abstain_p"] = round(probe.reply_probability(messages, ABSTAIN_START), 6)
+            signals["passages_yes"] = round(probe.yes_probability(passages_check(messages)), 4)
+
+    def _similarity(self, texts: list[str], question: str, vectors: "_SentenceVectors"):
+        """sentence → for each text, the cosine similarity of question + sentence to its closest
+        sentence, and that sentence (a bare "Iraq." means little to an embedder; with its question
+        it is a claim)."""
         embedder = self.index.embedder
         split = [sentences(t) or [t] for t in texts]
-        vectors = embedder.embed([s for parts in split for s in parts])
+        flat = [s for parts in split for s in parts]
+        matrix = vectors(flat)
         bounds = np.cumsum([0] + [len(parts) for parts in split])
 
-        def similarity(sentence: str) -> list[float]:
-            sims = vectors @ embedder.embed([f"{question} {sentence}"])[0]
-            return [float(sims[a:b].max()) for a, b in zip(bounds[:-1], bounds[1:])]
+        def similarity(sentence: str) -> list[tuple[float, str]]:
+            sims = matrix @ embedder.embed([f"{question} {sentence}"])[0]
+            best = [a + int(np.argmax(sims[a:b])) for a, b in zip(bounds[:-1], bounds[1:])]
+            return [(float(sims[i]), flat[i]) for i in best]
         return similarity
 
-    def _lean(self, retrieval: Retrieval) -> tuple[tuple[Passage, str], ...]:
+    def _lean(self, retrieval: Retrieval, vectors: "_SentenceVectors") -> tuple[tuple[Passage, str], ...]:
         """The passages worth sending, each with the text to show: those over the `min_score` floor
         and within `margin` of the best score, cut to their best sentences within `budget` tokens."""
         s = self.settings
@@ -157,7 +219,7 @@ class Assistant:
         embedder = self.index.embedder
         query = embedder.embed([retrieval.query])[0]
         texts = within_budget([p.text for p in kept], retrieval.query, s.budget, embedder.count_tokens,
-                              lambda parts: embedder.embed(parts) @ query)
+                              lambda parts: vectors(parts) @ query)
         return tuple((p, t) for p, t in zip(kept, texts) if t)
 
     def _fit(self, question: str, passages: tuple[tuple[Passage, str], ...], notes: list[str]):
@@ -178,6 +240,32 @@ class Assistant:
             notes.append(f"{len(passages) - len(kept)} of {len(passages)} passages did not fit "
                          f"in the context window of {gen.n_ctx} tokens and were left out")
         return trimmed, tuple(kept)
+
+
+def _may_become_abstention(text: str) -> bool:
+    """Whether `text` (the start of a reply) could still turn into the abstention sentence.
+
+    >>> _may_become_abstention("The doc"), _may_become_abstention("The leader"), _may_become_abstention(" ")
+    (True, False, True)
+    """
+    return ABSTAIN.lower().startswith(" ".join(text.split()).lower()) or is_abstention(text)
+
+
+class _SentenceVectors:
+    """Embeds each distinct sentence once per question (the lean cut and the citation check both
+    need the passages' sentences)."""
+
+    def __init__(self, embedder: Embedder):
+        self.embedder = embedder
+        self._known: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        new = [t for t in dict.fromkeys(texts) if t not in self._known]
+        if new:
+            self._known.update(zip(new, self.embedder.embed(new)))
+        if not texts:
+            return np.zeros((0, self.embedder.dim), dtype=np.float32)
+        return np.vstack([self._known[t] for t in texts])
 
 
 def open_index(settings: Settings, embedder: Embedder | None = None, progress: bool = True) -> Index:

@@ -6,7 +6,9 @@ from typing import Sequence
 
 from index import Passage
 
+SEED_QUESTION = "Why does Russia reject European troops in Ukraine?"  # the question the seed article raises
 ABSTAIN = "The documents do not say."
+ABSTAIN_START = "The documents"  # its probability as the reply's start is a signal for abstaining
 # Fixed, so that llama.cpp reuses its key/value cache from one question to the next. Chosen among
 # five wordings on development samples (`bench/prompt_variants.py`, seed 1: 80 RealTimeQA and 60
 # SQuAD questions, 100 answerable and 40 not): asking for a bare "name, number or phrase" made the
@@ -41,6 +43,52 @@ def build_messages(question: str, passages: Sequence[Passage | str]) -> list[dic
     blocks = "\n\n".join(passage_block(i, t) for i, t in enumerate(texts, start=1)) or "(none)"
     return [{"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"Passages:\n{blocks}\n\nQuestion: {question.strip()}"}]
+
+
+# The yes/no checks behind calibrated abstention. Each is asked on the same cached prefix as the
+# answer (same system prompt, same passages), so it costs only its own few tokens.
+PASSAGES_CHECK = "Do the passages state the answer to this question? Reply yes or no."
+ANSWER_CHECK = ("Is your answer stated in the passages, and does it answer exactly this question: "
+                "\"{question}\"? Reply yes or no.")
+
+
+def passages_check(messages: Sequence[dict]) -> list[dict]:
+    """The answer prompt turned into "do the passages answer this?" (the same prefix, a new ending).
+
+    >>> passages_check(build_messages("Q?", ["A."]))[1]["content"].endswith("Reply yes or no.")
+    True
+    """
+    *head, user = messages
+    return [*head, {"role": "user", "content": f"{user['content']}\n\n{PASSAGES_CHECK}"}]
+
+
+def answer_check(messages: Sequence[dict], answer: str, question: str) -> list[dict]:
+    """After the answer: "does it answer exactly this question?" (catches a right-sounding answer
+    about another story, which the citation check cannot)."""
+    return [*messages, {"role": "assistant", "content": answer},
+            {"role": "user", "content": ANSWER_CHECK.format(question=question.strip())}]
+
+
+_UNKNOWN = re.compile(
+    r"\b(?:(?:do|does|did|can|could)(?:n['’]t| not)|cannot|unable to|no information|not (?:mentioned|"
+    r"stated|specified|provided|given|say|contain|include)|there is no (?:mention|information|answer))\b")
+
+
+def says_unknown(text: str) -> bool:
+    """A lenient reading of "I don't know" (used for the yardstick's replies and for answers decoded
+    with the abstention forbidden): the first sentence says the passages or the model do not know,
+    say, contain or mention it. Documented in docs/evaluation.md.
+
+    >>> [says_unknown(t) for t in ("I don't know.", "The passages do not contain the answer.",
+    ...  "The documents do not say.", "Lavrov [1]. The passages do not say more.", "It did not rain [2].")]
+    [True, True, True, False, False]
+    """
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0].lower()
+    if is_abstention(first):
+        return True
+    return bool(_UNKNOWN.search(first)) and bool(re.search(
+        r"\b(?:know|passages?|documents?|text|context|information|answer|mention|say|stated|specified|provided|"
+        r"contain)", first))
 
 
 def is_abstention(text: str) -> bool:

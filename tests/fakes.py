@@ -31,18 +31,33 @@ class HashEmbedder:
 
 class ScriptedGenerator:
     """Replies with scripted text (a string, or a function of the messages), word by word, and
-    records every prompt it was given. Tokens are words plus 4 per message."""
+    records every prompt it was given. Tokens are words plus 4 per message.
 
-    def __init__(self, reply="The answer [1].", n_ctx: int = 4096):
-        self.reply, self.n_ctx = reply, n_ctx
+    Asked with `avoid` (a reply must not start with these), it replies `retry` instead. As a
+    `Prober`, `yes` (a number, or a function of the messages) is P(yes) of every yes/no check and
+    `start` the probability of any reply start."""
+
+    def __init__(self, reply="The answer [1].", n_ctx: int = 4096, retry="", yes=0.9, start=0.1):
+        self.reply, self.n_ctx, self.retry, self.yes, self.start = reply, n_ctx, retry, yes, start
         self.prompts: list[list[dict]] = []
+        self.avoided: list[tuple[str, ...]] = []
+        self.checks: list[list[dict]] = []
+
+    def yes_probability(self, messages: Sequence[dict]) -> float:
+        self.checks.append(list(messages))
+        return self.yes(messages) if callable(self.yes) else self.yes
+
+    def reply_probability(self, messages: Sequence[dict], start: str) -> float:
+        return self.start
 
     def count_tokens(self, messages: Sequence[dict]) -> int:
         return sum(len(m["content"].split()) + 4 for m in messages)
 
-    def stream(self, messages: Sequence[dict]) -> Iterator[str]:
+    def stream(self, messages: Sequence[dict], avoid: Sequence[str] = ()) -> Iterator[str]:
         assert self.count_tokens(messages) <= self.n_ctx, "prompt over the context window"
         self.prompts.append(list(messages))
-        text = self.reply(messages) if callable(self.reply) else self.reply
+        self.avoided.append(tuple(avoid))
+        reply = self.retry if avoid else self.reply
+        text = reply(messages) if callable(reply) else reply
         for i, word in enumerate(re.split(r"(?<= )", text)):
             yield word

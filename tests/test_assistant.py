@@ -149,3 +149,58 @@ def test_retrieval_can_be_shown_before_generation(settings, seed_index, generato
     assert retrieval.passages and generator.prompts == []
     answer = [i for i in assistant.stream(DOCTOR_Q, retrieval=retrieval)][-1]
     assert answer.passages[0] == retrieval.passages[0]
+
+
+SEVASTOPOL_Q = "What is the population of Sevastopol?"
+
+
+def test_abstention_overruled_when_the_checks_say_the_passages_answer(settings, seed_index):
+    """The model began "The documents do not say.", the yes/no check says the passages answer: the
+    answer is decoded again with that sentence's first token forbidden, checked, and shown; the
+    abstention draft is never streamed."""
+    generator = ScriptedGenerator("The documents do not say.", retry='Sergei Lavrov is known as "Doctor No" [1].',
+                                  yes=0.999, start=0.01)
+    shown, answer = collect(Assistant(settings.but(retry_floor=0.5, confidence_floor=0.5), seed_index,
+                                      generator).stream(DOCTOR_Q))
+    assert generator.avoided == [(), (ABSTAIN,)]
+    assert not answer.abstained and "Lavrov" in answer.text and answer.citations
+    assert "documents do not say" not in shown.lower() and shown.strip() == answer.text
+    assert answer.signals["retried"] == 1 and answer.signals["model_abstained"] is True  # the draft did
+    assert answer.confidence is not None and answer.confidence >= 0.5
+    checks = [m[-1]["content"] for m in generator.checks]
+    assert any(c.endswith("Do the passages state the answer to this question? Reply yes or no.") for c in checks)
+    assert any("does it answer exactly this question" in c for c in checks)
+
+
+def test_abstention_kept_when_the_checks_agree(settings, seed_index):
+    generator = ScriptedGenerator("The documents do not say.", retry="Lavrov [1].", yes=0.001, start=0.99)
+    shown, answer = collect(Assistant(settings.but(retry_floor=0.5), seed_index, generator).stream(SEVASTOPOL_Q))
+    assert generator.avoided == [()] and answer.abstained and shown == ABSTAIN
+    assert answer.confidence is not None and answer.confidence < 0.5 and answer.citations == ()
+
+
+def test_answer_withheld_when_its_confidence_is_low(settings, seed_index):
+    """Every word of the answer is in a passage (the citation check passes it), but the yes/no checks
+    say it does not answer this question: it is withheld, with the reason."""
+    generator = ScriptedGenerator('Sergei Lavrov is known as "Doctor No" [1].', yes=0.001, start=0.9)
+    answer = Assistant(settings.but(confidence_floor=0.5), seed_index, generator).ask(DOCTOR_Q)
+    assert answer.abstained and answer.text == ABSTAIN and answer.citations == ()
+    assert answer.confidence < 0.5 and any("confidence" in n for n in answer.notes)
+    assert answer.signals["supported"] == 1.0  # the citation check alone would have shown it
+
+
+def test_a_generator_without_probabilities_still_answers(settings, seed_index):
+    class Plain:  # a generator that cannot give next-token probabilities (e.g. some servers)
+        n_ctx = 4096
+
+        def __init__(self):
+            self.inner = ScriptedGenerator('Sergei Lavrov is known as "Doctor No" [1].')
+
+        def count_tokens(self, messages):
+            return self.inner.count_tokens(messages)
+
+        def stream(self, messages, avoid=()):
+            return self.inner.stream(messages, avoid)
+
+    answer = Assistant(settings, seed_index, Plain()).ask(DOCTOR_Q)
+    assert not answer.abstained and answer.confidence is None and "Lavrov" in answer.text

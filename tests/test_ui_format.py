@@ -15,7 +15,8 @@ def no_neighbours(p):
 
 def answer(text="Lavrov is Doctor No [1].", abstained=False, passages=(P1, P2)):
     citations = () if abstained else (Citation(1, P1),)
-    support = () if abstained else (Support("Lavrov is Doctor No.", (1,), 1.0, True),)
+    support = () if abstained else (Support("Lavrov is Doctor No.", (1,), 1.0, True, 0.8,
+                                            "Sergei Lavrov is known as Doctor No."),)
     return Answer("Who is Doctor No?", text, passages, citations, abstained, Timings(), (), support)
 
 
@@ -79,3 +80,15 @@ def test_uncited_list_holds_everything_found_not_only_what_was_sent():
     p3 = Passage("b.txt", "Other", 1, "Not sent to the model.", 0.1)
     html = sources_html(answer(passages=(P1,)), TITLES, no_neighbours, retrieved=(P1, P2, p3))
     assert "Retrieved but not cited (2)" in html and "Not sent to the model." in html
+
+
+def test_confidence_is_said_in_words_under_the_answer():
+    from dataclasses import replace
+
+    sure = answer_chat(replace(answer(), confidence=0.91))
+    assert "Confidence\\: high \\(0\\.91\\)" in sure  # inert Markdown, the number kept
+    unsure = answer_chat(replace(answer(), confidence=0.55))
+    assert "Confidence\\: low" in unsure and "read the source" in unsure
+    declined = answer_chat(replace(answer("The documents do not say.", abstained=True), confidence=0.08))
+    assert "found no answer in the passages" in declined
+    assert "Confidence" not in answer_chat(answer())  # no score (a generator without probabilities): nothing said

@@ -13,7 +13,6 @@ from typing import Callable, Sequence
 from index import Passage
 from index.clean import sentences
 from qa.answer import Answer
-from qa.support import score
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
 
@@ -38,20 +37,17 @@ def doc_label(passage: Passage, titles: dict[str, str]) -> str:
     return f"{titles.get(passage.doc) or passage.doc} — ¶{passage.paragraph}"
 
 
-def highlight(text: str, claims: Sequence[str]) -> str:
-    """Escaped paragraph text with the sentence that best supports each claim in <mark>.
+def highlight(text: str, evidence: Sequence[str]) -> str:
+    """Escaped paragraph text with each sentence the citation check rested on in <mark>.
 
-    >>> highlight("A cat sat. Lavrov said no.", ["Lavrov refused"])
+    >>> highlight("A cat sat. Lavrov said no.", ["Lavrov said no."])
     'A cat sat. <mark>Lavrov said no.</mark>'
     >>> highlight("<b>", [])
     '&lt;b&gt;'
     """
     parts = sentences(text)
-    marked: set[int] = set()
-    for claim in claims:
-        scores = [score(claim, s) for s in parts]
-        if scores and max(scores) > 0:
-            marked.add(scores.index(max(scores)))
+    wanted = {" ".join(e.split()) for e in evidence}
+    marked = {i for i, s in enumerate(parts) if " ".join(s.split()) in wanted}
     if not marked:
         return html.escape(text)
     return " ".join(f"<mark>{html.escape(s)}</mark>" if i in marked else html.escape(s)
@@ -77,7 +73,7 @@ def sources_html(answer: Answer, titles: dict[str, str],
     if answer.abstained:
         out.append("<p><b>The documents do not answer this.</b> Nothing is cited.</p>")
     for c in answer.citations:
-        claims = [s.sentence for s in answer.support if c.n in s.cited]
+        evidence = [s.evidence for s in answer.support if c.n in s.cited and s.evidence]
         before, after = neighbours(c.passage)
         context = "".join(f'<p class="qa-neighbour"><small>¶{p.paragraph}</small> {html.escape(p.text)}</p>'
                           for p in (before, after) if p is not None)
@@ -85,7 +81,7 @@ def sources_html(answer: Answer, titles: dict[str, str],
         out.append(
             f'<div class="qa-source" id="source-{c.n}"><div class="qa-source-head">[{c.n}] '
             f"{html.escape(doc_label(c.passage, titles))}<small>{section}</small></div>"
-            f'<p class="qa-source-text">{highlight(c.passage.text, claims)}</p>'
+            f'<p class="qa-source-text">{highlight(c.passage.text, evidence)}</p>'
             + (f"<details><summary>Neighbouring paragraphs</summary>{context}</details>" if context else "")
             + "</div>")
     cited = {c.passage for c in answer.citations}
@@ -128,8 +124,30 @@ def draft_chat(text: str) -> str:
     return f"{chat_text(text)}\n\n_{DRAFT_NOTE}_"
 
 
+def confidence_words(confidence: float | None, abstained: bool) -> str:
+    """The calibrated confidence said in words (the number follows in brackets).
+
+    >>> confidence_words(0.93, False)
+    'Confidence: high (0.93) — the checks agree that the passages answer this question.'
+    >>> confidence_words(0.1, True)
+    'The checks found no answer in the passages (confidence 0.10 that they hold one).'
+    >>> confidence_words(None, False)
+    ''
+    """
+    if confidence is None:
+        return ""
+    if abstained:
+        return f"The checks found no answer in the passages (confidence {confidence:.2f} that they hold one)."
+    if confidence >= 0.85:
+        return f"Confidence: high ({confidence:.2f}) — the checks agree that the passages answer this question."
+    if confidence >= 0.65:
+        return f"Confidence: fair ({confidence:.2f}) — the passages probably answer this question; check the source."
+    return f"Confidence: low ({confidence:.2f}) — the passages may not answer this question; read the source."
+
+
 def answer_chat(answer: Answer) -> str:
-    """The final answer as the chat shows it: inert text, with notes in italics."""
+    """The final answer as the chat shows it: inert text, with the confidence and notes in italics."""
     text = chat_text(answer.text)
-    notes = "".join(f"\n\n_{chat_text(n)}_" for n in answer.notes)
+    said = confidence_words(answer.confidence, answer.abstained)
+    notes = "".join(f"\n\n_{chat_text(n)}_" for n in ((said,) if said else ()) + answer.notes)
     return text + notes
