@@ -12,12 +12,12 @@ from index.clean import sentences
 
 from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
-from .citations import StreamFilter, keep_valid
+from .citations import StreamFilter, cited_numbers, keep_valid
 from .abstain import AFTER, BEFORE
 from .generator import Generator, LlamaGenerator, Prober
 from .lean import within_budget
-from .prompt import (ABSTAIN, ABSTAIN_START, answer_check, build_messages, is_abstention, passages_check,
-                     says_unknown)
+from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, answer_check, asks_reasons, build_messages,
+                     is_abstention, passages_check, reason_from, says_unknown)
 from .settings import Settings
 from .followup import standalone
 from .support import check, coverage
@@ -128,6 +128,8 @@ class Assistant:
                 text = yield from self._decode(messages, (ABSTAIN,), len(passages), elapsed, first, counter)
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
+        if not model_abstained and asks_reasons(question):
+            text = yield from self._more_reasons(prompt_question, [t for _, t in lean], text, elapsed, first, counter)
         abstained = model_abstained
         support: list = []
         if abstained:
@@ -185,6 +187,21 @@ class Assistant:
             yield tail
         return keep_valid("".join(reply).strip(), count)
 
+    def _more_reasons(self, question: str, texts: list[str], text: str, elapsed, first: list, counter: list):
+        """A "why" answer grows by the reason each other passage gives (asked one passage at a
+        time; a passage that gives none adds nothing). Returns the whole answer."""
+        cited = set(cited_numbers(text))
+        for n in [n for n in range(1, len(texts) + 1) if n not in cited][:MORE_REASONS]:
+            parts = []
+            for chunk in self._decode(build_messages(reason_from(question, n), texts), (), len(texts),
+                                      elapsed, first, counter):
+                parts.append(chunk)
+                yield (" " if len(parts) == 1 else "") + chunk
+            extra = keep_valid("".join(parts).strip(), len(texts))
+            if extra and not says_unknown(extra) and extra not in text:
+                text = f"{text} {extra}"
+        return text
+
     @staticmethod
     def _probe_before(probe: Prober, messages, signals: dict) -> None:
         """The answer-independent signals, computed once."""
@@ -218,7 +235,8 @@ class Assistant:
             return ()
         embedder = self.index.embedder
         query = embedder.embed([retrieval.query])[0]
-        texts = within_budget([p.text for p in kept], retrieval.query, s.budget, embedder.count_tokens,
+        budget = s.reasons_budget if asks_reasons(retrieval.question) else s.budget
+        texts = within_budget([p.text for p in kept], retrieval.query, budget, embedder.count_tokens,
                               lambda parts: vectors(parts) @ query)
         return tuple((p, t) for p, t in zip(kept, texts) if t)
 

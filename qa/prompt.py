@@ -32,6 +32,25 @@ def passage_block(n: int, text: str) -> str:
     return f"[{n}] {text}"
 
 
+# A question that asks for reasons gets every reason the passages give, not only the first one the
+# model finds: after its answer, each other passage sent is asked for its own reason (the 1.5B model
+# ignores "give every reason" but answers "from passage [n] only" well; same prefix, so each costs
+# only its own tokens and answer).
+MORE_REASONS = 3  # passages asked for a further reason, at most
+
+
+def asks_reasons(question: str) -> bool:
+    """A "why" question (or one asking for reasons or causes).
+
+    >>> asks_reasons("Why does Russia reject European troops?"), asks_reasons("Who is Doctor No?")
+    (True, False)
+    >>> asks_reasons("What are the reasons for the war?")
+    True
+    """
+    q = question.strip().lower()
+    return q.startswith("why") or bool(re.search(r"\b(?:reasons?|causes?|motives?)\b", q))
+
+
 def build_messages(question: str, passages: Sequence[Passage | str]) -> list[dict]:
     """The chat messages for one question over numbered passages (1-based, in rank order), given
     as `Passage`s or as the text of each to show.
@@ -43,6 +62,16 @@ def build_messages(question: str, passages: Sequence[Passage | str]) -> list[dic
     blocks = "\n\n".join(passage_block(i, t) for i, t in enumerate(texts, start=1)) or "(none)"
     return [{"role": "system", "content": SYSTEM},
             {"role": "user", "content": f"Passages:\n{blocks}\n\nQuestion: {question.strip()}"}]
+
+
+def reason_from(question: str, n: int) -> str:
+    """The question put to one passage, for a further reason.
+
+    >>> reason_from("Why?", 2)
+    'Why? Answer from passage [2] only, in one sentence ending with [2]; if passage [2] gives no reason, write only: The documents do not say.'
+    """
+    return (f"{question.strip()} Answer from passage [{n}] only, in one sentence ending with [{n}]; "
+            f"if passage [{n}] gives no reason, write only: {ABSTAIN}")
 
 
 # The yes/no checks behind calibrated abstention. Each is asked on the same cached prefix as the

@@ -36,6 +36,7 @@ class Settings:
     min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
     margin: float = 0.1  # passages sent: those within this cosine similarity of the best one
     budget: int = 160  # tokens of passage text sent: the best sentences of the passages kept
+    reasons_budget: int = 320  # the same for a "why" question, whose answer gives every reason stated
     # what a sentence needs to count as supported by the passage it cites (qa/support.py):
     supported_share: float = SUPPORTED  # ... this share of its new content words found in the passage
     related: float = RELATED  # ... and this cosine similarity of question + sentence to a passage sentence

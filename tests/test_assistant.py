@@ -204,3 +204,28 @@ def test_a_generator_without_probabilities_still_answers(settings, seed_index):
 
     answer = Assistant(settings, seed_index, Plain()).ask(DOCTOR_Q)
     assert not answer.abstained and answer.confidence is None and "Lavrov" in answer.text
+
+
+def test_why_question_asks_each_other_passage_for_its_reason(settings, seed_index):
+    def passage(content: str, n: int) -> str:  # a sentence of passage [n] as the prompt shows it
+        shown = content.split(f"[{n}] ", 1)[1].split("\n\n")[0]
+        return max(shown.split("…"), key=len).strip().split(". ")[0].rstrip(".")
+
+    def reply(messages):
+        content = messages[-1]["content"]
+        if "Answer from passage [2] only" in content:
+            return f"{passage(content, 2)} [2]."
+        if "Answer from passage [" in content:
+            return ABSTAIN
+        return f"{passage(content, 1)} [1]."
+
+    generator = ScriptedGenerator(reply)
+    assistant = Assistant(settings.but(margin=1.0, k=4), seed_index, generator)
+    shown, answer = collect(assistant.stream("Why does Russia reject European troops in Ukraine? NATO Lavrov"))
+    asked = [p[-1]["content"] for p in generator.prompts]
+    assert sum("Answer from passage [" in a for a in asked) == min(3, len(answer.passages) - 1)
+    first, second = (passage(asked[0], n) for n in (1, 2))
+    assert {c.n for c in answer.citations} == {1, 2}, answer.text
+    assert first[:40] in answer.text and second[:40] in answer.text
+    assert ABSTAIN not in shown  # a passage with no reason adds nothing, not even in the draft
+    assert all(s.supported for s in answer.support) and answer.support[0].cited == (1,)

@@ -41,6 +41,17 @@ def test_doctor_no_is_lavrov_and_cites_the_paragraph(assistant):
     assert answer.timings.first_token_s is not None and answer.timings.prompt_tokens > 0
 
 
+def test_why_question_gives_the_reasons_each_cited(assistant):
+    """The seed question: NATO expansion and at least one more reason the article gives, every
+    sentence cited and checked."""
+    answer = assistant.ask("Why does Russia reject European troops in Ukraine?")
+    assert not answer.abstained and "NATO" in answer.text
+    assert len(answer.support) >= 2 and all(s.supported and s.cited for s in answer.support)
+    others = ("incitement", "war against", "unacceptable", "fuel the conflict", "threat", "military conflict",
+              "interrupt", "dialogue")
+    assert any(word in answer.text for word in others), answer.text
+
+
 def test_population_of_sevastopol_abstains(assistant):
     answer = assistant.ask("What is the population of Sevastopol?")
     assert answer.abstained and answer.citations == ()
@@ -78,6 +89,7 @@ def test_cli_ask_json(tmp_path):
     data = json.loads(out.stdout)
     assert set(data) >= {"answer", "citations", "abstained", "timings"}
     assert "Lavrov" in data["answer"] and data["abstained"] is False
+    assert 0.5 <= data["confidence"] <= 1  # calibrated: the passages answer this question
     assert {"n", "doc", "paragraph", "text"} <= set(data["citations"][0])
     assert data["citations"][0]["doc"] == SEED.name and data["citations"][0]["paragraph"] == 3
 
@@ -107,7 +119,7 @@ def test_qa_eval_on_the_seed_article_set(tmp_path):
                     "--out", str(tmp_path / "out")], capture_output=True, text=True, env=env, check=True, timeout=1200)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["questions"] == 6 and report["of"] == 18
-    for section in (report["ours"], report["baseline"]):
+    for section in (report["ours"], report["yardstick"]):
         assert len(section["rows"]) == 6
         counts = section["counts"]
         assert counts["accuracy"]["of"] + counts["correct_abstention"]["of"] == 6

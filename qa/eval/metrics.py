@@ -66,6 +66,23 @@ def wilson(n: int, of: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def paired_difference(ours: Sequence[bool], theirs: Sequence[bool], z: float = 1.96) -> dict:
+    """The difference of two shares measured on the same items, with its 95 % interval (Wald, for
+    paired proportions: only the items where the two disagree carry information).
+
+    >>> paired_difference([True, True, True, False], [True, False, False, False])
+    {'value': 0.5, 'low': 0.01, 'high': 0.99, 'of': 4}
+    """
+    n = len(ours)
+    if not n:
+        return {"value": None, "low": None, "high": None, "of": 0}
+    b = sum(1 for x, y in zip(ours, theirs) if x and not y)
+    c = sum(1 for x, y in zip(ours, theirs) if y and not x)
+    d = (b - c) / n
+    half = z * math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
+    return {"value": round(d, 4), "low": round(d - half, 2), "high": round(d + half, 2), "of": n}
+
+
 def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | None:
     """Area under the ROC curve: the chance that a random positive scores above a random negative
     (ties count half). None without both classes.
