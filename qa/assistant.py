@@ -16,7 +16,7 @@ from .citations import StreamFilter, cited_numbers, keep_valid
 from .abstain import AFTER, BEFORE
 from .generator import Generator, LlamaGenerator, Prober
 from .lean import within_budget
-from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, answer_check, asks_reasons, build_messages,
+from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, RETRY_AVOID, answer_check, asks_reasons, build_messages,
                      is_abstention, passages_check, reason_from, says_unknown)
 from .settings import Settings
 from .followup import standalone
@@ -125,7 +125,7 @@ class Assistant:
             signals["retry_confidence"] = round(BEFORE(signals), 4)
             if signals["retry_confidence"] >= s.retry_floor:
                 signals["retried"] = 1
-                text = yield from self._decode(messages, (ABSTAIN,), len(passages), elapsed, first, counter)
+                text = yield from self._decode(messages, RETRY_AVOID, len(passages), elapsed, first, counter)
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
         if not model_abstained and asks_reasons(question):

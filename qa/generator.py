@@ -120,7 +120,7 @@ class LlamaGenerator:
 
         with LLAMA_LOCK:
             llm = self.llm
-            banned = {self._first_token(text) for text in avoid}
+            banned = {self._first_token(text) for text in avoid if text}
             logits = self._prime(tokens)
             pending, text = b"", ""
             for step in range(self.max_tokens):

@@ -9,6 +9,10 @@ from index import Passage
 SEED_QUESTION = "Why does Russia reject European troops in Ukraine?"  # the question the seed article raises
 ABSTAIN = "The documents do not say."
 ABSTAIN_START = "The documents"  # its probability as the reply's start is a signal for abstaining
+# When the model's abstention is overruled, its answer is decoded again with these first tokens
+# forbidden: the abstention sentence, and a bare marker or "Passage [1]", which the 1.5B model
+# otherwise writes instead (8 of 24 withheld answers on the RealTimeQA development sample).
+RETRY_AVOID = (ABSTAIN, "[", "Passage")
 # Fixed, so that llama.cpp reuses its key/value cache from one question to the next. Chosen among
 # five wordings on development samples (`bench/prompt_variants.py`, seed 1: 80 RealTimeQA and 60
 # SQuAD questions, 100 answerable and 40 not): asking for a bare "name, number or phrase" made the

@@ -1,7 +1,7 @@
 import pytest
 
 from qa import Answer, Assistant
-from qa.prompt import ABSTAIN, build_messages, is_abstention
+from qa.prompt import ABSTAIN, RETRY_AVOID, build_messages, is_abstention
 
 from .fakes import ScriptedGenerator
 
@@ -162,7 +162,7 @@ def test_abstention_overruled_when_the_checks_say_the_passages_answer(settings, 
                                   yes=0.999, start=0.01)
     shown, answer = collect(Assistant(settings.but(retry_floor=0.5, confidence_floor=0.5), seed_index,
                                       generator).stream(DOCTOR_Q))
-    assert generator.avoided == [(), (ABSTAIN,)]
+    assert generator.avoided == [(), RETRY_AVOID]
     assert not answer.abstained and "Lavrov" in answer.text and answer.citations
     assert "documents do not say" not in shown.lower() and shown.strip() == answer.text
     assert answer.signals["retried"] == 1 and answer.signals["model_abstained"] is True  # the draft did
