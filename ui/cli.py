@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("set_dir", type=Path, help="a folder with corpus/ and questions.jsonl")
     p.add_argument("--limit", type=int, help="a fixed, seeded sample of this many questions")
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0: the reported sample)")
+    p.add_argument("--first", type=int, help="only the first N questions of the sample (a long run in parts)")
     p.add_argument("-k", "--k", type=int, help="passages per question (default 5)")
     p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
@@ -180,7 +181,7 @@ def cmd_eval(args) -> int:
 
     s = settings_from(args)
     report = evaluate(args.set_dir, s, args.limit, args.k, args.retrieval_only, args.baseline == "naive",
-                      seed=args.seed)
+                      seed=args.seed, first=args.first)
     out = write(report, args.out or Path("eval-reports") / args.set_dir.resolve().name)
     if args.json:
         print(json.dumps({"summary": report.summary,

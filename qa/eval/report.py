@@ -50,6 +50,7 @@ class Report:
     ours: Section
     yardstick: Section | None = None
     excluded: int = 0  # questions left out of the draw (a development sample leaves the reported one out)
+    first: int | None = None  # only the first questions of the sample were run (a long run in parts)
 
     @property
     def summary(self) -> dict:
@@ -79,7 +80,8 @@ class Report:
 
     def markdown(self, plots: list[str] = ()) -> str:
         idx = self.ours.index
-        head = (f"{self.questions} of {self.of} questions (sample seed {self.sample_seed}"
+        part = f"the first {self.questions} of a {self.limit}-question sample" if self.first else None
+        head = (f"{part or self.questions} of {self.of} questions (sample seed {self.sample_seed}"
                 + (f", {self.excluded} excluded from the draw" if self.excluded else "") + f"), k = {self.k}"
                 + (", retrieval only" if self.retrieval_only else "") + ".")
         lines = [f"# Evaluation: {self.set}", "", head, "", self.table(), "",

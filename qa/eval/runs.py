@@ -102,15 +102,17 @@ def run_yardstick(index: Index, generator, q: Question, k: int, row: Row, max_to
 
 def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int | None = None,
              retrieval_only: bool = False, yardstick: bool = False, progress: bool = True,
-             generator=None, embedder=None, seed: int = 0, exclude: frozenset[str] = frozenset()) -> Report:
+             generator=None, embedder=None, seed: int = 0, exclude: frozenset[str] = frozenset(),
+             first: int | None = None) -> Report:
     """Score a set; `generator` and `embedder` default to the settings' models (tests pass fakes).
-    `exclude`: question ids not to draw (a development sample leaves the reported one out)."""
+    `exclude`: question ids not to draw (a development sample leaves the reported one out);
+    `first`: only the first questions of the sample, in file order (a long run done in parts)."""
     from tqdm import tqdm
 
     k = k or settings.k
     corpus, questions = load_set(set_dir)
     pool = [q for q in questions if q.id not in exclude]
-    chosen = sample(questions, limit, seed, exclude)
+    chosen = sample(questions, limit, seed, exclude)[:first]
     embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
     name = Path(set_dir).name
     sections: dict[str, Section] = {}
@@ -138,7 +140,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
             hit_curve=hit_curve(rows), index=stats, rows=details,
             model=None if retrieval_only else _model_info(runner))
     return Report(set=name, questions=len(chosen), of=len(pool), k=k, limit=limit, sample_seed=seed,
-                  retrieval_only=retrieval_only, excluded=len(questions) - len(pool),
+                  retrieval_only=retrieval_only, excluded=len(questions) - len(pool), first=first,
                   settings={f.name: str(getattr(settings, f.name)) for f in fields(settings)},
                   ours=sections["ours"], yardstick=sections.get("yardstick"))
 
