@@ -229,3 +229,16 @@ def test_why_question_asks_each_other_passage_for_its_reason(settings, seed_inde
     assert first[:40] in answer.text and second[:40] in answer.text
     assert ABSTAIN not in shown  # a passage with no reason adds nothing, not even in the draft
     assert all(s.supported for s in answer.support) and answer.support[0].cited == (1,)
+
+
+def test_each_passage_sentence_is_embedded_once_per_question(settings, seed_index, embedder):
+    """The lean cut and the citation check both need the sentences' vectors: one embedding each."""
+    generator = ScriptedGenerator('Sergei Lavrov is known as "Doctor No" [1].')
+    assistant = Assistant(settings.but(margin=1.0), seed_index, generator, embedder)
+    assistant.retrieve(DOCTOR_Q)  # the index's own work (the question) is not what is counted
+    embedder.embedded.clear()
+    answer = assistant.ask(DOCTOR_Q)
+    from index.clean import sentences
+    passage_sentences = {s for p in answer.passages for s in sentences(p.text)}
+    counted = [t for t in embedder.embedded if t in passage_sentences]
+    assert passage_sentences and len(counted) == len(set(counted))

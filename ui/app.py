@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from index import Index, SearchIndexError
+from index.readers import MAX_BYTES, SUPPORTED
 from index.lexical import MODES
 from qa import Answer, Assistant, QAError, Settings
 from qa.catalogue import PROFILES, status
@@ -13,8 +14,8 @@ from qa.prompt import SEED_QUESTION
 
 from .format import answer_chat, chat_text, draft_chat, found_html, sources_html
 
-ALLOWED = (".txt", ".md", ".html", ".htm", ".pdf")
-MAX_UPLOAD = 20 * 1024 * 1024
+ALLOWED = SUPPORTED  # what the readers read (index/readers.py), so an upload and a folder agree
+MAX_UPLOAD = MAX_BYTES
 EXAMPLES = [SEED_QUESTION, 'Who is nicknamed "Doctor No"?',
             "What did Putin privately tell George W. Bush in 2008?"]
 CSS = """
@@ -155,7 +156,8 @@ def build(app: ChatApp):
             with gr.Column(scale=2, min_width=280):
                 sources = gr.HTML("<p>Sources appear here.</p>", label="Sources", elem_id="sources")
         with gr.Accordion("Documents", open=False, elem_id="documents"):
-            files = gr.File(label="Add .txt, .md, .html or .pdf (20 MB at most each)", file_count="multiple",
+            files = gr.File(label=f"Add {', '.join(ALLOWED)} files ({MAX_UPLOAD // 2**20} MB at most each)",
+                            file_count="multiple",
                             file_types=list(ALLOWED), elem_id="upload")
             status_md = gr.Markdown(elem_id="upload-status")
             rows, choices = app.documents()
