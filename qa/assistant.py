@@ -163,15 +163,15 @@ class Assistant:
     def _decode(self, messages, avoid, count: int, elapsed, first: list, counter: list):
         """Stream one reply (yielding what may be shown) and return its text, markers checked.
         Text that could still become the abstention sentence is held back until it cannot."""
-        reply, held = [], ""
+        reply, held, started = [], "", False
         shown = StreamFilter(count)
         for chunk in self.generator.stream(messages, avoid) if avoid else self.generator.stream(messages):
             counter[0] += 1
             reply.append(chunk)
             held += chunk
-            if _may_become_abstention(held):
+            if not started and _may_become_abstention(held):  # only the reply's start is held back
                 continue
-            visible, held = shown.feed(held), ""
+            visible, held, started = shown.feed(held), "", True
             if visible:
                 if not first:
                     first.append(elapsed())
