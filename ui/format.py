@@ -125,7 +125,8 @@ def draft_chat(text: str) -> str:
 
 
 def confidence_words(confidence: float | None, abstained: bool) -> str:
-    """The calibrated confidence said in words (the number follows in brackets).
+    """The calibrated confidence said in words (the number follows in brackets). Answers below
+    `confidence_floor` (0.45) are withheld, so "low" covers the band just above it.
 
     >>> confidence_words(0.93, False)
     'Confidence: high (0.93) — the checks agree that the passages answer this question.'
@@ -138,9 +139,9 @@ def confidence_words(confidence: float | None, abstained: bool) -> str:
         return ""
     if abstained:
         return f"The checks found no answer in the passages (confidence {confidence:.2f} that they hold one)."
-    if confidence >= 0.85:
+    if confidence >= 0.8:
         return f"Confidence: high ({confidence:.2f}) — the checks agree that the passages answer this question."
-    if confidence >= 0.65:
+    if confidence >= 0.6:
         return f"Confidence: fair ({confidence:.2f}) — the passages probably answer this question; check the source."
     return f"Confidence: low ({confidence:.2f}) — the passages may not answer this question; read the source."
 
