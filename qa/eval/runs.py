@@ -19,7 +19,7 @@ from ..prompt import says_unknown
 from ..settings import Settings
 from .metrics import Row, correct, hit_curve, retrieval, summary
 from .report import Report, Section
-from .sets import EvalError, Question, is_gold, load_set, sample
+from .sets import Question, is_gold, load_set, sample
 
 # The yardstick's prompt, as a user would write it (issue 10): whole passages, numbered.
 YARDSTICK_SYSTEM = ("Answer the question using only the numbered passages. Cite passages like [1]. "
