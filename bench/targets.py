@@ -18,10 +18,6 @@ from qa.eval.metrics import paired_difference
 CORRECT_ABSTENTION = {"realtimeqa-2020-2024": 0.60, "squad2-sample": 0.45, "seed-article": 1.0}
 
 
-def share(section, key: str) -> str:
-    return section.cell(key)
-
-
 def rows(report: Report) -> list[tuple[str, str, bool]]:
     ours, yard = report.ours, report.yardstick
     right = {r["id"]: r["correct"] for r in ours.rows if r["answerable"]}
@@ -32,11 +28,11 @@ def rows(report: Report) -> list[tuple[str, str, bool]]:
     s = ours.summary
     return [
         ("accuracy ≥ yardstick + 10 pts",
-         f"{share(ours, 'accuracy')} vs {share(yard, 'accuracy')}: {100 * gain['value']:+.1f} pts "
+         f"{ours.cell('accuracy')} vs {yard.cell('accuracy')}: {100 * gain['value']:+.1f} pts "
          f"(95 % {100 * gain['low']:+.0f} to {100 * gain['high']:+.0f})", gain["value"] >= 0.10),
-        ("false abstention ≤ 0.08", share(ours, "false_abstention"), s["false_abstention"] <= 0.08),
-        (f"correct abstention ≥ {floor:.2f}", share(ours, "correct_abstention"), s["correct_abstention"] >= floor),
-        ("citation precision ≥ 0.90", share(ours, "citation_precision"), s["citation_precision"] >= 0.90),
+        ("false abstention ≤ 0.08", ours.cell("false_abstention"), s["false_abstention"] <= 0.08),
+        (f"correct abstention ≥ {floor:.2f}", ours.cell("correct_abstention"), s["correct_abstention"] >= floor),
+        ("citation precision ≥ 0.90", ours.cell("citation_precision"), s["citation_precision"] >= 0.90),
         ("first token p50 ≤ 0.6 × yardstick",
          f"{s['ttft_p50']:.2f} s vs {yard.summary['ttft_p50']:.2f} s ({ratio:.2f} ×)", ratio <= 0.6),
     ]

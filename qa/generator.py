@@ -13,7 +13,7 @@ if it did not abstain).
 from __future__ import annotations
 
 import threading
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
@@ -151,10 +151,13 @@ class LlamaGenerator:
             return int(np.argmax(logits))
         return int(self._rng.choice(len(logits), p=softmax(logits / self.temperature)))
 
-    def _single_tokens(self, words: tuple[str, ...]) -> list[int]:
-        """The ids of those `words` that are one token each ("yes", " Yes", ...)."""
-        ids = [self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False) for w in words]
-        return sorted({t[0] for t in ids if len(t) == 1})
+    @cached_property
+    def _yes_no_ids(self) -> tuple[list[int], list[int]]:
+        """The ids of the spellings of "yes" and of "no" that are one token each (" Yes", "no", ...)."""
+        def single(words: tuple[str, ...]) -> list[int]:
+            ids = [self.llm.tokenize(w.encode("utf-8"), add_bos=False, special=False) for w in words]
+            return sorted({t[0] for t in ids if len(t) == 1})
+        return single(YES), single(NO)
 
     def _first_token(self, text: str) -> int:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0]
@@ -164,7 +167,7 @@ class LlamaGenerator:
         tokens, _ = self.tokens(messages)
         with LLAMA_LOCK:
             p = softmax(self._prime(tokens))
-        yes, no = (float(p[self._single_tokens(words)].sum()) for words in (YES, NO))
+        yes, no = (float(p[ids].sum()) for ids in self._yes_no_ids)
         return yes / (yes + no) if yes + no > 0 else 0.5
 
     def reply_probability(self, messages: Sequence[dict], start: str) -> float:
