@@ -111,3 +111,11 @@ def test_bad_set_is_a_clear_error(tmp_path):
 
     with pytest.raises(EvalError, match="corpus/"):
         load_set(tmp_path)
+
+
+def test_qa_eval_runs_the_yardstick_unless_told_not_to():
+    from ui.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["eval", "some-set"]).baseline == "naive"
+    assert parser.parse_args(["eval", "some-set", "--baseline", "none"]).baseline == "none"

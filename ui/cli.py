@@ -82,9 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--k", type=int, help="passages per question (default 5)")
     p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
-    p.add_argument("--baseline", choices=["naive"],
-                   help="also run the yardstick, a plain RAG (dense top-k whole paragraphs, a plain prompt, the same "
-                        "models), on the same questions")
+    p.add_argument("--baseline", choices=["naive", "none"], default="naive",
+                   help="the yardstick run beside ours on the same questions: naive (the default), a plain RAG "
+                        "(dense top-k whole paragraphs, a plain prompt, the same models); none to skip it")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=cmd_eval)
 
