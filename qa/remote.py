@@ -324,7 +324,7 @@ class RemoteGenerator:
 
 def _local_tokenizer(model: str):
     """A tokenizer with a chat template for `model` already on this machine (never downloaded)."""
-    if not model:
+    if "/" not in model:  # not a hub id ("org/name") such as vLLM serves under: nothing to look up
         return None
     try:
         from transformers import AutoTokenizer
