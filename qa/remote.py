@@ -4,8 +4,9 @@ vLLM, Ollama, LM Studio, ...) through the official `openai` client.
 No lock: requests go out concurrently and the server batches (or queues) them. What the server
 offers is found out once, on first use (`RemoteGenerator.probe`):
 
-- token counts: the server's own tokenizer where it has one — vLLM's `/tokenize` with the chat
-  messages (exact), llama-cpp-python's `/extras/tokenize` over a ChatML rendering (exact when a
+- token counts: the server's own tokenizer where it has one — llama.cpp's `/apply-template` then
+  `/tokenize` (exact; its window from `/props`), vLLM's `/tokenize` with the chat messages (exact;
+  its window from `/v1/models`), llama-cpp-python's `/extras/tokenize` over a ChatML rendering (exact when a
   1-token request's `usage.prompt_tokens` agrees, else that difference and 4 tokens a message are
   added) — otherwise a local `transformers` tokenizer named by the model, otherwise one token per
   UTF-8 byte plus 8 a message: a byte-level tokenizer never makes more, so the window is never
@@ -14,7 +15,8 @@ offers is found out once, on first use (`RemoteGenerator.probe`):
   the probability of the abstention sentence that calibrated abstention rests on;
 - a reply that must not start with given texts (`avoid`): the first token is chosen with those
   tokens' `logit_bias` at -100 on `/v1/completions` over the exact prompt, then the reply goes on
-  from it; only where the prompt text is known (the ChatML rendering confirmed above).
+  from it; only where the prompt text is known (llama.cpp's template, or the ChatML rendering
+  confirmed above).
 
 The API key comes from `QA_LLM_API_KEY` in the environment, is sent only as the bearer token and is
 never stored in settings, messages or logs.
@@ -36,6 +38,7 @@ from .generator import NO, YES
 
 PER_MESSAGE = 8  # template tokens per message allowed for by the estimate
 TOP = 20  # top_logprobs asked for (the OpenAI API's maximum)
+STOPS = ["<|im_end|>", "<|eot_id|>", "<|end|>", "</s>"]  # ends of turn, for raw-prompt completions
 
 
 def chatml(messages: Sequence[dict], generation_prompt: bool = True) -> str:
@@ -152,7 +155,11 @@ class RemoteGenerator:
         return self.offers.render is not None and self.offers.tokenize is not None
 
     def count_tokens(self, messages: Sequence[dict]) -> int:
-        return self.offers.count(messages)
+        try:
+            return int(self.offers.count(messages))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelServerError(f"the model server at {self.url} sent a token count that is not in its "
+                                   f"usual format: {_one_line(repr(exc))}") from exc
 
     def probe(self) -> Offers:
         """One look at the server: its model and window, a tokenizer, whether it returns logprobs."""
@@ -177,7 +184,21 @@ class RemoteGenerator:
         probabilities = bool(reply.choices and reply.choices[0].logprobs and reply.choices[0].logprobs.content)
         used = reply.usage.prompt_tokens if reply.usage else None
         offers = Offers(model, n_ctx, "", lambda ms: 0, probabilities)
-        if self._post("/tokenize", {"model": model, "messages": test, "add_generation_prompt": True}) is not None:
+        rendered = self._post("/apply-template", {"messages": test})
+        if rendered and isinstance(rendered.get("prompt"), str):  # llama.cpp's llama-server
+            def tokenize(text: str) -> list[int]:
+                return list(self._post("/tokenize", {"content": text, "add_special": True})["tokens"])
+
+            def render(ms: Sequence[dict]) -> str:
+                return self._post("/apply-template", {"messages": list(ms)})["prompt"]
+
+            props = self._post("/props", None) or {}
+            offers.n_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or n_ctx)
+            offers.counting = "the server's /apply-template and /tokenize (exact)"
+            offers.tokenize, offers.render = tokenize, render
+            offers.count = lambda ms: len(tokenize(render(ms)))
+        elif "count" in (self._post("/tokenize", {"model": model, "messages": test,
+                                                  "add_generation_prompt": True}) or {}):  # vLLM
             offers.counting = "the server's /tokenize with the chat template (exact)"
             offers.count = lambda ms: int(self._post("/tokenize", {"model": model, "messages": list(ms),
                                                                     "add_generation_prompt": True})["count"])
@@ -220,12 +241,14 @@ class RemoteGenerator:
                                   timeout=self.timeout, max_retries=self.retries)
         return self._client
 
-    def _post(self, path: str, body: dict) -> dict | None:
-        """A JSON POST to one of the server's own routes beside /v1; None when it has no such route."""
+    def _post(self, path: str, body: dict | None) -> dict | None:
+        """A JSON POST (a GET without `body`) to one of the server's own routes beside /v1; None when
+        it has no such route."""
         headers = {"Content-Type": "application/json"}
         if os.environ.get("QA_LLM_API_KEY"):
             headers["Authorization"] = f"Bearer {os.environ['QA_LLM_API_KEY']}"
-        request = urllib.request.Request(self.root + path, json.dumps(body).encode(), headers)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.root + path, data, headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
@@ -292,14 +315,14 @@ class RemoteGenerator:
         banned = {str(offers.tokenize(text)[0]): -100 for text in avoid if text}
         with self._errors("answering"):
             first = self.client.completions.create(model=offers.model, prompt=prompt, max_tokens=1,
-                                                   temperature=0, logit_bias=banned, stop=["<|im_end|>"])
+                                                   temperature=0, logit_bias=banned, stop=STOPS)
             head = first.choices[0].text
             if not head or first.choices[0].finish_reason == "stop":
                 return
             yield head
             response = self.client.completions.create(
                 model=offers.model, prompt=prompt + head, max_tokens=self.max_tokens - 1,
-                temperature=self.temperature, stream=True, stop=["<|im_end|>"])
+                temperature=self.temperature, stream=True, stop=STOPS)
             with response:
                 for chunk in response:
                     if chunk.choices and chunk.choices[0].text:

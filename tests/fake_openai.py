@@ -17,9 +17,9 @@ from qa.remote import chatml
 
 class FakeOpenAIServer:
     def __init__(self, reply="Sergei Lavrov is known as Doctor No [1].", yes=0.9, logprobs=True,
-                 tokenize=True, n_ctx=4096, mode="ok", delay=0.0):
+                 tokenize=True, n_ctx=4096, mode="ok", delay=0.0, flavour="llama-cpp-python", retry=""):
         self.reply, self.yes, self.logprobs, self.tokenize = reply, yes, logprobs, tokenize
-        self.n_ctx, self.mode, self.delay = n_ctx, mode, delay
+        self.n_ctx, self.mode, self.delay, self.flavour, self.retry = n_ctx, mode, delay, flavour, retry
         self.requests: list[tuple[str, dict]] = []
         server = self
 
@@ -29,15 +29,29 @@ class FakeOpenAIServer:
 
             def do_GET(self):
                 if self.path == "/v1/models":
-                    return self._json({"object": "list", "data": [{"id": "scripted", "object": "model",
-                                                                   "owned_by": "test"}]})
+                    model = {"id": "scripted", "object": "model", "owned_by": "test"}
+                    if server.flavour == "vllm":
+                        model["max_model_len"] = server.n_ctx
+                    return self._json({"object": "list", "data": [model]})
+                if self.path == "/props" and server.flavour == "llama.cpp":
+                    return self._json({"default_generation_settings": {"n_ctx": server.n_ctx}})
                 self._json({"detail": "Not Found"}, 404)
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 server.requests.append((self.path, body))
-                if self.path == "/extras/tokenize" and server.tokenize:
+                flavour = server.flavour
+                if self.path == "/extras/tokenize" and server.tokenize and flavour == "llama-cpp-python":
                     return self._json({"tokens": list(range(len(body["input"].split())))})
+                if self.path == "/apply-template" and flavour == "llama.cpp":
+                    return self._json({"prompt": chatml(body["messages"])})
+                if self.path == "/tokenize" and flavour == "llama.cpp":
+                    return self._json({"tokens": list(range(len(body["content"].split())))})
+                if self.path == "/tokenize" and flavour == "vllm":
+                    size = len(chatml(body["messages"]).split())
+                    return self._json({"count": size, "max_model_len": server.n_ctx, "tokens": list(range(size))})
+                if self.path == "/v1/completions" and flavour == "llama.cpp":
+                    return server._completion(self, body)
                 if self.path == "/v1/chat/completions":
                     return server._chat(self, body)
                 self._json({"detail": "Not Found"}, 404)
@@ -98,4 +112,21 @@ class FakeOpenAIServer:
                      "choices": [{"index": 0, "delta": {"content": word + " "}, "finish_reason": None}]}
             handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             handler.wfile.flush()
+        handler.wfile.write(b"data: [DONE]\n\n")
+
+    def _completion(self, handler, body):
+        """llama.cpp's raw-prompt completion: with a `logit_bias`, the scripted `retry` reply."""
+        words = (self.retry if body.get("logit_bias") or body["prompt"].endswith(self.retry.split(" ")[0])
+                 else self.reply).split(" ")
+        base = {"id": "cmpl-1", "created": int(time.time()), "model": "scripted"}
+        if not body.get("stream"):
+            choice = {"index": 0, "text": words[0], "finish_reason": "length", "logprobs": None}
+            return handler._json({**base, "object": "text_completion", "choices": [choice]})
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        for word in words[1:]:
+            chunk = {**base, "object": "text_completion",
+                     "choices": [{"index": 0, "text": " " + word, "finish_reason": None, "logprobs": None}]}
+            handler.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         handler.wfile.write(b"data: [DONE]\n\n")

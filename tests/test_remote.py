@@ -8,7 +8,7 @@ import pytest
 from qa import Assistant, Settings
 from qa.errors import ModelServerError
 from qa.prompt import ABSTAIN, build_messages
-from qa.remote import RemoteGenerator, estimate_tokens
+from qa.remote import RemoteGenerator, chatml, estimate_tokens
 
 from .fake_openai import FakeOpenAIServer
 
@@ -135,3 +135,41 @@ def test_bad_url_is_a_settings_error():
 
     with pytest.raises(SettingsError, match="http"):
         Settings.from_env({"QA_LLM_URL": "127.0.0.1:8080"})
+
+
+@pytest.mark.parametrize("flavour, counting", [("llama.cpp", "/apply-template and /tokenize (exact)"),
+                                               ("vllm", "/tokenize with the chat template (exact)")])
+def test_server_tokenizers_and_windows(flavour, counting):
+    server = FakeOpenAIServer(flavour=flavour, n_ctx=1234)
+    try:
+        gen = remote(server.url)
+        messages = build_messages("Who?", ["Lavrov [1]."])
+        assert counting in gen.offers.counting and gen.n_ctx == 1234
+        assert gen.count_tokens(messages) == len(chatml(messages).split())
+        assert gen.can_avoid == (flavour == "llama.cpp")
+    finally:
+        server.close()
+
+
+def test_avoid_forbids_the_first_token_only(settings, seed_index):
+    """The model abstained but the checks say the passages answer: the retry goes to /v1/completions
+    over the server's own prompt with the abstention's first tokens at logit_bias -100."""
+    server = FakeOpenAIServer(flavour="llama.cpp", reply=ABSTAIN, yes=0.97,
+                              retry="Sergei Lavrov is colloquially known as Doctor No [1].")
+    try:
+        answer = ask(settings, seed_index, remote(server.url))
+        biased = [b for p, b in server.requests if p == "/v1/completions" and b.get("logit_bias")]
+        assert biased and set(biased[0]["logit_bias"].values()) == {-100}
+        assert answer.signals["retried"] == 1 and "Lavrov" in answer.text and not answer.abstained
+    finally:
+        server.close()
+
+
+def test_without_avoid_the_abstention_stands(settings, seed_index):
+    server = FakeOpenAIServer(flavour="vllm", reply=ABSTAIN, yes=0.97)
+    try:
+        answer = ask(settings, seed_index, remote(server.url))
+        assert answer.abstained and answer.signals["retried"] == 0
+        assert not any(p == "/v1/completions" for p, _ in server.requests)
+    finally:
+        server.close()
