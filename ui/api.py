@@ -294,9 +294,17 @@ def build_api(chat, settings):
 
 
 def _close(it) -> None:
-    """Stop a generator (releasing the model and closing a server stream); one still running in a
-    worker thread (its client left mid-word) ends with that word and is then collected."""
+    """Stop a generator (releasing the model's lock and closing a server stream). One still running
+    in a worker thread (its client left mid-word) is closed as soon as that word is out."""
     try:
         it.close()
-    except ValueError:
-        pass
+    except ValueError:  # "generator already executing"
+        def later():
+            for _ in range(12000):
+                time.sleep(0.05)
+                try:
+                    it.close()
+                    return
+                except ValueError:
+                    continue
+        threading.Thread(target=later, daemon=True).start()
