@@ -255,8 +255,10 @@ def build_api(chat, settings):
         if not stream:
             try:
                 answer = first
-                while not isinstance(answer, Answer):
+                while not isinstance(answer, Answer) and answer is not DONE:
                     answer = await run_in_threadpool(next, it, DONE)
+                if answer is DONE:
+                    raise QAError("the assistant ended without an answer")
             except (QAError, SearchIndexError, ValueError) as exc:
                 return failure(exc)
             finally:
