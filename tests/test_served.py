@@ -132,3 +132,25 @@ def test_qa_ask_with_the_server_down_is_one_line(data):
     errors = [line for line in out.stderr.splitlines() if line.startswith("qa: error:")]
     assert out.returncode == 1 and len(errors) == 1 and "cannot be reached" in errors[0]
     assert "Traceback" not in out.stderr
+
+
+
+def test_embedder_shared_by_threads():
+    """Many API clients at once embed and count tokens from many threads: counting (no truncation,
+    no padding) must not change the tokenizer under a batch being encoded (bench/load.py found that
+    race: "Unable to create tensor ... activate truncation and/or padding")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from index import SentenceTransformerEmbedder
+
+    embedder = SentenceTransformerEmbedder()
+    texts = ["Lavrov said no. " * (1 + i % 8) for i in range(64)]
+
+    def work(i: int):
+        if i % 2:
+            return embedder.count_tokens(texts[i % 64] * 60)  # past the window: counted untruncated
+        return embedder.embed(texts[i % 64: i % 64 + 8]).shape[1]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(work, range(600)))
+    assert all(r == 384 for r in results[::2]) and all(r > 256 for r in results[1::2])
