@@ -15,9 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import math
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import threading
@@ -111,17 +111,18 @@ def level(url: str, clients: int, per_client: int, max_seconds: float) -> dict:
     for w in workers:
         w.join(max(0.0, max_seconds - (time.perf_counter() - started)))
     wall = time.perf_counter() - started
+    # the first word: the first text shown, whether an answer or the abstention sentence
     firsts = sorted(r["first_s"] for r in rows if r["first_s"] is not None)
     totals = sorted(r["total_s"] for r in rows if r["complete"])
     asked = clients * per_client
 
-    def pct(values, q):
-        return round(values[min(len(values) - 1, int(q * len(values)))], 2) if values else None
+    def pct(values, q):  # the value at rank ceil(q * n) (nearest rank): p50 of 4 is the 2nd
+        return round(values[max(0, math.ceil(q * len(values)) - 1)], 2) if values else None
 
     return {"clients": clients, "asked": asked, "complete": sum(r["complete"] for r in rows),
             "errors": sum(r["error"] is not None for r in rows), "unfinished": asked - len(rows),
             "first_p50_s": pct(firsts, 0.5), "first_p95_s": pct(firsts, 0.95),
-            "total_p50_s": round(statistics.median(totals), 2) if totals else None,
+            "total_p50_s": pct(totals, 0.5), "rows": rows,
             "answers_per_min": round(60 * sum(r["complete"] for r in rows) / wall, 2), "wall_s": round(wall, 1),
             "error_examples": sorted({r["error"] for r in rows if r["error"]})[:3]}
 
