@@ -85,7 +85,8 @@ def one(client, question: str) -> dict:
             if chunk.model_extra and "qa" in chunk.model_extra:
                 extra = chunk.model_extra["qa"]
         return {"question": question, "first_s": first, "total_s": time.perf_counter() - started,
-                "complete": extra is not None, "abstained": extra and extra["abstained"], "error": None}
+                "complete": extra is not None, "abstained": extra and extra["abstained"],
+                "confidence": extra and extra["confidence"], "notes": extra and extra["notes"], "error": None}
     except Exception as exc:  # noqa: BLE001 - every failure is counted and shown
         return {"question": question, "first_s": first, "total_s": time.perf_counter() - started,
                 "complete": False, "error": f"{type(exc).__name__}: {exc}"[:200]}
