@@ -163,6 +163,18 @@ class RemoteGenerator:
 
     def probe(self) -> Offers:
         """One look at the server: its model and window, a tokenizer, whether it returns logprobs."""
+        with self._errors("being asked what it offers"):
+            return self._probe()
+
+    def _maybe(self, path: str, body: dict | None) -> dict:
+        """An optional route's JSON object; {} when the server has no such route (or fails on it)."""
+        try:
+            found = self._post(path, body)
+        except ModelServerError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    def _probe(self) -> Offers:
         with self._errors("listing its models"):
             models = self.client.models.list().data
         ids = [m.id for m in models]
@@ -184,25 +196,24 @@ class RemoteGenerator:
         probabilities = bool(reply.choices and reply.choices[0].logprobs and reply.choices[0].logprobs.content)
         used = reply.usage.prompt_tokens if reply.usage else None
         offers = Offers(model, n_ctx, "", lambda ms: 0, probabilities)
-        rendered = self._post("/apply-template", {"messages": test})
-        if rendered and isinstance(rendered.get("prompt"), str):  # llama.cpp's llama-server
+        if isinstance(self._maybe("/apply-template", {"messages": test}).get("prompt"), str):  # llama-server
             def tokenize(text: str) -> list[int]:
                 return list(self._post("/tokenize", {"content": text, "add_special": True})["tokens"])
 
             def render(ms: Sequence[dict]) -> str:
                 return self._post("/apply-template", {"messages": list(ms)})["prompt"]
 
-            props = self._post("/props", None) or {}
+            props = self._maybe("/props", None)
             offers.n_ctx = int((props.get("default_generation_settings") or {}).get("n_ctx") or n_ctx)
             offers.counting = "the server's /apply-template and /tokenize (exact)"
             offers.tokenize, offers.render = tokenize, render
             offers.count = lambda ms: len(tokenize(render(ms)))
-        elif "count" in (self._post("/tokenize", {"model": model, "messages": test,
-                                                  "add_generation_prompt": True}) or {}):  # vLLM
+        elif "count" in self._maybe("/tokenize", {"model": model, "messages": test,
+                                                  "add_generation_prompt": True}):  # vLLM
             offers.counting = "the server's /tokenize with the chat template (exact)"
             offers.count = lambda ms: int(self._post("/tokenize", {"model": model, "messages": list(ms),
                                                                     "add_generation_prompt": True})["count"])
-        elif self._post("/extras/tokenize", {"model": model, "input": "x"}) is not None:
+        elif "tokens" in self._maybe("/extras/tokenize", {"model": model, "input": "x"}):  # llama-cpp-python
             def tokenize(text: str) -> list[int]:
                 return list(self._post("/extras/tokenize", {"model": model, "input": text})["tokens"])
 
@@ -311,9 +322,9 @@ class RemoteGenerator:
 
     def _stream_avoiding(self, messages: Sequence[dict], avoid: Sequence[str]) -> Iterator[str]:
         offers = self.offers
-        prompt = offers.render(messages)
-        banned = {str(offers.tokenize(text)[0]): -100 for text in avoid if text}
         with self._errors("answering"):
+            prompt = offers.render(messages)
+            banned = {str(offers.tokenize(text)[0]): -100 for text in avoid if text}
             first = self.client.completions.create(model=offers.model, prompt=prompt, max_tokens=1,
                                                    temperature=0, logit_bias=banned, stop=STOPS)
             head = first.choices[0].text
