@@ -110,7 +110,7 @@ def cmd_index(args) -> int:
         import shutil
 
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    index = Index.open(s.data_dir, embedder, create=True)
+    index = Index.open(s.data_dir, embedder, create=True, limits=s.limits)
     report = index.sync(args.paths or [s.seeds], progress=True)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
