@@ -175,7 +175,7 @@ def _odt(data: bytes, limits: Limits) -> list[Section]:
     blocks: list[str] = []
 
     def text_of(node) -> str:
-        for note in [n for n in _walk(node) if n.qname in ((OFFICENS, "annotation"), (TEXTNS, "note"))]:
+        for note in [n for n in _walk(node) if getattr(n, "qname", None) in ((OFFICENS, "annotation"), (TEXTNS, "note"))]:
             note.parentNode.removeChild(note)  # comments and footnotes are not part of the body
         return " ".join(teletype.extractText(node).split())
 
@@ -235,6 +235,10 @@ def _epub(data: bytes, limits: Limits) -> list[Section]:
             raise UnreadableDocument(f"more than {limits.pages} chapters (QA_MAX_PAGES)")
         heading = next((line[2:] for line in text.split("\n") if line.startswith("# ")), "")
         sections.append(Section(text, f"ch. {chapter}" + (f": {heading}" if heading else ""), marked=True))
+    titles = book.get_metadata("DC", "title")
+    if sections and titles and titles[0][0].strip():  # the book's title is the document's
+        first = sections[0]
+        sections[0] = Section(f"# {' '.join(titles[0][0].split())}\n\n{first.text}", first.location, marked=True)
     return sections
 
 

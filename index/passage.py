@@ -39,6 +39,15 @@ class Passage:
         """
         return self.location or f"¶{self.paragraph}"
 
+    @property
+    def place(self) -> str:
+        """Document and location, as the CLI shows a citation.
+
+        >>> Passage("decks/q3.pptx", "T", 5, "x", location="slide 4").place
+        'decks/q3.pptx — slide 4'
+        """
+        return f"{self.doc} — {self.where}"
+
     def with_score(self, score: float) -> "Passage":
         return replace(self, score=float(score))
 
