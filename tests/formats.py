@@ -2,6 +2,7 @@
 use (no binary fixtures from elsewhere). Each holds one fact; `FACTS` says where a reader finds it."""
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from pathlib import Path
@@ -182,12 +183,11 @@ ARTICLE = ["The new lighthouse at Cape Vella was designed by the engineer Maren 
 # file name → (writer, query, words of the fact, the location a reader finds it at, page)
 FACTS = {
     "report.docx": (write_docx, "Who led the dredging of the north basin?", "Halvard Osk", "§ Dredging", 0),
-    "tables.docx": (write_docx, "How deep is berth seven?", "Depth: fourteen metres", "§ Dredging", 0),
     "deck.pptx": (write_pptx, "When was the ferry Saga Blue retired?", "retired in March", "slide 2", 2),
     "figures.xlsx": (write_xlsx, "Which quay was busiest in 2024?", "Busiest quay: Quay Rosmer",
                      "Tonnage, row 3", 0),
     "keepers.csv": (write_csv, "Who kept the Skerry Point lighthouse?", "keeper: Tomas Vik", "row 3", 0),
-    "museum.odt": (write_odt, "What does the harbour museum keep?", "original lens", "§ Harbour museum", 0),
+    "museum.odt": (write_odt, "What does the harbour museum keep?", "original lens", "", 0),
     "tales.epub": (write_epub, "Who rowed out to save the crew?", "Liv Rell", "ch. 2: The keeper", 0),
     "pilot.eml": (write_eml, "When does the pilot boat Kestrel leave?", "six every morning",
                   "“Pilot boat schedule”, 2 Mar 2026", 0),
@@ -207,14 +207,21 @@ def write_all(folder: Path) -> Path:
 
 
 # -- bad files -------------------------------------------------------------------------------------
-def zip_bomb(path: Path, megabytes: int = 300) -> None:
-    """A .docx-named zip whose one member inflates to `megabytes` of zeros (a few hundred KB packed)."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+def zip_bomb(path: Path) -> None:
+    """A zip whose one member inflates to 300 MB of zeros (300 KB packed), named as a document."""
+    path.write_bytes(_bomb())
+
+
+@functools.lru_cache(maxsize=1)
+def _bomb(megabytes: int = 300) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.writestr("[Content_Types].xml", "<Types/>")
         with z.open("word/document.xml", "w", force_zip64=True) as member:
             block = b"\0" * 2**20
             for _ in range(megabytes):
                 member.write(block)
+    return buf.getvalue()
 
 
 def macro_docx(path: Path) -> None:

@@ -99,7 +99,8 @@ class ChatApp:
             path = Path(getattr(f, "name", f))
             name = path.name
             if path.suffix.lower() not in ALLOWED:
-                lines.append(f"✗ {chat_text(name)}: only {', '.join(ALLOWED)} files can be indexed")
+                lines.append(f"✗ {chat_text(name)}: unsupported file type {chat_text(path.suffix or '(none)')}; "
+                             f"only {', '.join(ALLOWED)} files can be indexed")
             elif path.stat().st_size > self.max_upload:
                 lines.append(f"✗ {chat_text(name)}: larger than {self.max_upload // 2**20} MB")
             else:
