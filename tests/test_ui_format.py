@@ -97,3 +97,9 @@ def test_confidence_is_said_in_words_under_the_answer():
     declined = answer_chat(replace(answer("The documents do not say.", abstained=True), confidence=0.08))
     assert "found no answer in the passages" in declined
     assert "Confidence" not in answer_chat(answer())  # no score (a generator without probabilities): nothing said
+
+
+def test_locations_from_documents_are_escaped():
+    hostile = Passage("mail.eml", "S", 2, "Doctor No is Lavrov.", location="“<img src=x onerror=alert(1)>”, 2 Mar 2026")
+    html = sources_html(answer(passages=(hostile,)), TITLES, lambda p: (hostile, None))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html

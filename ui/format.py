@@ -105,7 +105,7 @@ def sources_html(answer: Answer, titles: dict[str, str],
     for c in answer.citations:
         evidence = [s.evidence for s in answer.support if c.n in s.cited and s.evidence]
         before, after = neighbours(c.passage)
-        context = "".join(f'<p class="qa-neighbour"><small>¶{p.paragraph}</small> {html.escape(p.text)}</p>'
+        context = "".join(f'<p class="qa-neighbour"><small>{html.escape(p.where)}</small> {html.escape(p.text)}</p>'
                           for p in (before, after) if p is not None)
         section = "" if c.passage.title == titles.get(c.passage.doc) else f" · {html.escape(c.passage.title)}"
         out.append(
@@ -134,10 +134,10 @@ def support_html(answer: Answer) -> str:
         return ""
     rows = []
     for s in answer.support:
-        where = ", ".join(f"[{n}] ¶{answer.passages[n - 1].paragraph}" for n in s.cited
+        where = ", ".join(f"[{n}] {answer.passages[n - 1].where}" for n in s.cited
                           if 1 <= n <= len(answer.passages))
         similarity = f", similarity {s.similarity:.2f}" if s.similarity is not None else ""
-        verdict = (f"✓ supported by {where}" if s.supported else "✗ not supported by any passage shown")
+        verdict = (f"✓ supported by {html.escape(where)}" if s.supported else "✗ not supported by any passage shown")
         rows.append(f'<li class="{"qa-ok" if s.supported else "qa-warning"}">{html.escape(s.sentence)} '
                     f"<small>— {verdict} ({s.score:.0%} of its words found{similarity})</small></li>")
     ok = sum(s.supported for s in answer.support)
