@@ -190,3 +190,26 @@ def test_document_route_serves_only_indexed_originals(settings, seed_index, gene
     (folder / "survey.pdf").write_bytes(tiny_pdf(["Replaced after indexing."]))
     with pytest.raises(NotServed, match="changed"):
         app.original("survey.pdf")
+
+
+def test_an_index_from_before_locations_loads_and_gains_them_on_update(tmp_path):
+    import json
+
+    from .fakes import HashEmbedder
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "survey.pdf").write_bytes(tiny_pdf(["Cover page.", "The breakwater was lengthened by ninety metres."]))
+    index = Index.open(tmp_path / "data", HashEmbedder(), create=True)
+    index.sync([docs])
+    manifest = json.loads((index.data_dir / "manifest.json").read_text())
+    rows = [json.loads(line) for line in (index.data_dir / manifest["passages"]).read_text().splitlines()]
+    for row in rows:  # as the previous version wrote them
+        del row["location"], row["page"]
+    (index.data_dir / manifest["passages"]).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (index.data_dir / "manifest.json").write_text(json.dumps({**manifest, "chunking": "paragraphs-v1"}))
+    old = Index.open(index.data_dir, HashEmbedder())
+    assert [p.where for p in old.passages] == ["¶1", "¶2"]
+    report = old.sync([docs])
+    assert report.updated == ["survey.pdf"]  # re-read: the chunking changed
+    assert [(p.location, p.page) for p in old.passages] == [("p. 1", 1), ("p. 2", 2)]

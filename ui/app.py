@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 from index import Index, SearchIndexError
 from index.build import file_hash
@@ -169,7 +170,7 @@ class ChatApp:
                 "<style>body{font:16px/1.5 sans-serif;max-width:46em;margin:2em auto;padding:0 1em}"
                 "small{color:#666;margin-right:.5em}:target{background:#fde68a}</style></head><body>"
                 f"<h1>{html.escape(title)}</h1><p><small>{html.escape(doc)} — the text as indexed · "
-                f'<a href="{html.escape(Path(doc).name)}?download=1">download the original</a></small></p>'
+                f'<a href="{html.escape(quote(Path(doc).name))}?download=1">download the original</a></small></p>'
                 f'{"".join(rows)}</body></html>')
 
     def documents(self):

@@ -107,7 +107,8 @@ def sources_html(answer: Answer, titles: dict[str, str],
         before, after = neighbours(c.passage)
         context = "".join(f'<p class="qa-neighbour"><small>{html.escape(p.where)}</small> {html.escape(p.text)}</p>'
                           for p in (before, after) if p is not None)
-        section = "" if c.passage.title == titles.get(c.passage.doc) else f" · {html.escape(c.passage.title)}"
+        shown = c.passage.title == titles.get(c.passage.doc) or c.passage.location == f"§ {c.passage.title}"
+        section = "" if shown else f" · {html.escape(c.passage.title)}"
         out.append(
             f'<div class="qa-source" id="source-{c.n}"><div class="qa-source-head">[{c.n}] '
             f"{html.escape(doc_label(c.passage, titles))}<small>{section}</small>{open_link(c.passage)}</div>"
