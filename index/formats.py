@@ -11,6 +11,7 @@ size, so checking the declared sizes bounds the work.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import zipfile
 from typing import Callable, Iterator
@@ -76,7 +77,6 @@ def _docx(data: bytes, limits: Limits) -> list[Section]:
         style = (item.style.name if item.style is not None else "").lower()
         if text:
             blocks.append(f"# {text}" if style == "title" or style.startswith("heading") else text)
-        _count(blocks, limits.rows * 10, "paragraphs")
     return [Section("\n\n".join(blocks), marked=True)]
 
 
@@ -92,7 +92,7 @@ def _pptx(data: bytes, limits: Limits) -> list[Section]:
         title_shape = slide.shapes.title
         title = " ".join(title_shape.text_frame.text.split()) if title_shape is not None and title_shape.has_text_frame else ""
         blocks = []
-        for shape in slide.shapes:
+        for shape in _shapes(slide.shapes):
             if shape == title_shape:
                 continue
             if shape.has_text_frame:
@@ -109,10 +109,19 @@ def _pptx(data: bytes, limits: Limits) -> list[Section]:
     return sections
 
 
+def _shapes(shapes):
+    """Shapes in order, those inside groups included."""
+    for shape in shapes:
+        if hasattr(shape, "shapes"):  # a group
+            yield from _shapes(shape.shapes)
+        else:
+            yield shape
+
+
 # -- spreadsheets --------------------------------------------------------------------------------
 def _rows(rows: Iterator[list[str]], sheet: str, where: str, limits: Limits, counted: list[int]) -> list[Section]:
     """One section per row, "column: value" with the first non-empty row naming the columns."""
-    header, sections = None, []
+    header, header_number, sections = None, 0, []
     for number, row in rows:
         counted[0] += 1
         if counted[0] > limits.rows:
@@ -120,14 +129,13 @@ def _rows(rows: Iterator[list[str]], sheet: str, where: str, limits: Limits, cou
         if not any(c.strip() for c in row):
             continue
         if header is None:
-            header = row
+            header, header_number = row, number
             continue
-        text = "; ".join(c for c in row if c.strip()) if len(header) < 2 else None
-        text = end_sentence(text) if text else row_text(header, row)
+        text = row_text(header, row) if len(header) > 1 else end_sentence("; ".join(c for c in row if c.strip()))
         if text:
             sections.append(Section(text, f"{where}row {number}", title=sheet, marked=True))
     if header is not None and not sections:  # a single row: the header is the content
-        sections.append(Section(end_sentence("; ".join(c for c in header if c.strip())), f"{where}row 1",
+        sections.append(Section(end_sentence("; ".join(c for c in header if c.strip())), f"{where}row {header_number}",
                                 title=sheet, marked=True))
     return sections
 
@@ -137,6 +145,8 @@ def _cell(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        value = value.date()
     return " ".join(str(value).split())
 
 
@@ -196,7 +206,6 @@ def _odt(data: bytes, limits: Limits) -> list[Section]:
                 blocks.extend(table_text(rows))
             elif name is not None:
                 visit(child)
-            _count(blocks, limits.rows * 10, "paragraphs")
 
     visit(document.text)
     return [Section("\n\n".join(blocks), marked=True)]
@@ -210,18 +219,10 @@ def _walk(node):
 
 # -- EPUB ----------------------------------------------------------------------------------------
 def _epub(data: bytes, limits: Limits) -> list[Section]:
-    import os
-    import tempfile
-
     import ebooklib
     from ebooklib import epub
 
-    with tempfile.NamedTemporaryFile(suffix=".epub", delete=False) as fh:  # ebooklib reads a path
-        fh.write(data)
-    try:
-        book = epub.read_epub(fh.name, {"ignore_ncx": True})
-    finally:
-        os.unlink(fh.name)
+    book = epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
     sections, chapter = [], 0
     for item_id, _linear in book.spine:
         item = book.get_item_with_id(item_id)
@@ -251,7 +252,8 @@ def _message_section(message) -> Section | None:
     sender = " ".join(str(message.get("from", "") or "").split())
     raw_date = str(message.get("date", "") or "")
     try:
-        date = parsedate_to_datetime(raw_date).strftime("%-d %b %Y") if raw_date else ""
+        when = parsedate_to_datetime(raw_date) if raw_date else None
+        date = f"{when.day} {when:%b %Y}" if when else ""
     except (TypeError, ValueError):
         date = raw_date
     body = message.get_body(preferencelist=("plain", "html"))
@@ -319,11 +321,6 @@ def _rtf(data: bytes, limits: Limits) -> list[Section]:
     if not text.lstrip().startswith("{\\rtf"):
         raise UnreadableDocument("damaged RTF: no {\\rtf header")
     return [Section(rtf_to_text(text, errors="replace"))]
-
-
-def _count(blocks: list, limit: int, what: str) -> None:
-    if len(blocks) > limit:
-        raise UnreadableDocument(f"more than {limit:,} {what}")
 
 
 READERS: dict[str, Callable[[bytes, Limits], list[Section]]] = {
