@@ -150,13 +150,24 @@ def test_cli_index_reports_each_bad_file_and_indexes_the_rest(tmp_path, monkeypa
 
     folder = write_all(tmp_path / "docs")
     write_bad(folder / "bad")
-    monkeypatch.setattr(index_package, "SentenceTransformerEmbedder", lambda name=None: HashEmbedder())
-    assert main(["index", str(folder), "--data-dir", str(tmp_path / "data")]) == 0
+    import json
+
+    import qa.assistant
+
+    for module in (index_package, qa.assistant):
+        monkeypatch.setattr(module, "SentenceTransformerEmbedder", lambda name=None: HashEmbedder())
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main(["index", str(folder), *data]) == 0
     out, err = capsys.readouterr()
     for name, (_write, reason) in BAD_FILES.items():
         [line] = [line for line in err.splitlines() if line.endswith(name) or f"/{name}:" in line]
         assert reason in line, line
     assert f"{len(FACTS)} documents" in out
+    assert main(["search", "How much was the breakwater lengthened?", "-k", "1", *data]) == 0
+    assert capsys.readouterr().out.startswith("[1] survey.pdf — p. 3  score")
+    assert main(["search", "When was the ferry Saga Blue retired?", "-k", "1", "--json", *data]) == 0
+    [hit] = json.loads(capsys.readouterr().out)
+    assert (hit["doc"], hit["location"], hit["page"]) == ("deck.pptx", "slide 2", 2)
 
 
 def test_chat_upload_accepts_the_new_types_and_refuses_bad_files(settings, seed_index, generator, bad_folder, folder):
