@@ -172,3 +172,50 @@ def test_every_file_reaches_the_disk_before_the_manifest_names_it(seed_index, tm
         renamed = events.index(("replace", data))
         assert events.index(("fsync", data + ".tmp")) < renamed < events.index(("fsync", "<dir>"), renamed) < named
     assert events.index(("fsync", "manifest.json.tmp")) < named < events.index(("fsync", "<dir>"), named)
+
+
+def test_files_left_by_an_interrupted_save_go_with_the_next_save(seed_index, tmp_path):
+    for name in ("vectors-99.faiss", "passages-99.jsonl.tmp", "vectors-98.faiss.tmp"):
+        (seed_index.data_dir / name).write_bytes(b"half")
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The lighthouse keeper counted ships.")
+    seed_index.add([extra])
+    m = manifest(seed_index.data_dir)
+    assert sorted(f.name for f in seed_index.data_dir.iterdir()) == sorted(["manifest.json", m["vectors"], m["passages"]])
+
+
+SAVER = """
+import sys, itertools
+from pathlib import Path
+from index import Index
+from tests.fakes import HashEmbedder
+data, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+index = Index.open(data, HashEmbedder(), create=True)
+for n in itertools.count():  # save after save until killed
+    doc = scratch / f"doc{n % 7}.txt"
+    doc.write_text("\\n\\n".join(f"Paragraph {i} of save {n} about harbours." for i in range(50)))
+    index.add([doc])
+    print(n, flush=True)
+"""
+
+
+@pytest.mark.slow  # starts Python processes and kills them mid-save
+def test_kill_9_during_saves_leaves_a_loadable_index(tmp_path, embedder):
+    import random
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "scratch").mkdir()
+    rng = random.Random(14)
+    for _ in range(6):
+        child = subprocess.Popen([sys.executable, "-c", SAVER, str(tmp_path / "d"), str(tmp_path / "scratch")],
+                                 cwd=root, stdout=subprocess.PIPE, text=True)
+        for _ in range(rng.randint(1, 4)):
+            child.stdout.readline()  # a few saves done
+        os.kill(child.pid, signal.SIGKILL)  # then killed wherever it is
+        child.wait()
+        index = Index.open(tmp_path / "d", embedder)
+        assert len(index) == len(index._store) > 0
+        assert {p.doc for p in index.passages} == set(manifest(tmp_path / "d")["documents"])
