@@ -219,3 +219,26 @@ def test_kill_9_during_saves_leaves_a_loadable_index(tmp_path, embedder):
         index = Index.open(tmp_path / "d", embedder)
         assert len(index) == len(index._store) > 0
         assert {p.doc for p in index.passages} == set(manifest(tmp_path / "d")["documents"])
+
+
+@pytest.mark.slow  # the real embedder and a Gradio server
+def test_serve_keeps_the_index_when_the_seed_folder_is_gone(tmp_path, seed_corpus, capsys):
+    import socket
+
+    from qa import Settings
+    from ui.app import serve
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    settings = Settings.from_env({}, data_dir=tmp_path / "data", seeds=seed_corpus)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo, app = serve(settings, "127.0.0.1", port, block=False)  # builds the index from the seeds
+    demo.close()
+    seed_corpus.rename(tmp_path / "unmounted")
+    demo, app = serve(settings, "127.0.0.1", port, block=False)
+    try:
+        assert [d.doc for d in app.index.documents()] == ["russia-rejects-european-troops-in-ukraine.txt"]
+        assert "index not updated" in capsys.readouterr().out
+    finally:
+        demo.close()
