@@ -32,8 +32,8 @@ def collect(paths: Iterable[Path], follow_links: bool = False) -> tuple[list[Sou
 
     A single folder's files are named relative to it; with several paths, each name starts with
     the folder's (or file's parent's) own name so that names cannot collide. A path given that
-    cannot be reached (missing, a symlink loop) is reported as skipped: `missing_roots` tells them
-    apart first. Inside a folder, hidden files are left out, and a symbolic link is followed only
+    cannot be reached (missing, a symlink loop: `root_problem`) is reported as skipped; `Index.sync`
+    refuses such paths before calling this unless told to prune. Inside a folder, hidden files are left out, and a symbolic link is followed only
     when it points inside that folder (or anywhere, with `follow_links`); a link that is broken,
     loops or points outside is skipped with its reason. Names are always valid text (`shown`); the
     source path is the exact one, whatever bytes its name holds.

@@ -123,7 +123,7 @@ def cmd_index(args) -> int:
     report = index.sync(args.paths or [s.seeds], progress=True, prune=args.prune, follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    if not index.documents() and not report.removed:
+    if not (report.added or report.updated or report.unchanged or report.removed):  # found nothing readable
         print(f"qa: error: nothing was indexed: no readable document under {', '.join(map(shown, args.paths or [s.seeds]))}",
               file=sys.stderr)
         return 1
