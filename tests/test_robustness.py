@@ -136,15 +136,19 @@ def test_symlinks_inside_a_folder(tmp_path, embedder):
 
 
 # -- the data folder ------------------------------------------------------------------------------
-def test_a_data_dir_that_is_a_file_is_refused_before_embedding(tmp_path, seed_corpus, embedder, capsys):
+def test_a_data_dir_that_is_a_file_is_refused_before_embedding(tmp_path, seed_corpus, embedder, capsys, monkeypatch):
+    import index.embed
+
+    loaded = []
+    monkeypatch.setattr(index.embed, "_load", lambda name: loaded.append(name))
     (tmp_path / "afile").write_text("not a folder")
     for data_dir in (tmp_path / "afile", tmp_path / "afile" / "below"):
         with pytest.raises(DataDirUnusable, match="not a folder"):
             Index.open(data_dir, embedder, create=True).sync([seed_corpus])
     assert embedder.embedded == []
-    # the CLI loads no model at all before refusing: its embedder is never asked for a token count
     assert main(["index", str(seed_corpus), "--data-dir", str(tmp_path / "afile")]) == 1
     assert "afile is a file, not a folder" in capsys.readouterr().err
+    assert loaded == []  # the CLI refused before loading the embedding model
 
 
 # -- durable saves --------------------------------------------------------------------------------
