@@ -13,11 +13,11 @@ import codecs
 from dataclasses import dataclass
 from pathlib import Path
 
+from .clean import valid_text
 from .errors import UnreadableDocument
 
 TEXT_TYPES = (".txt", ".md", ".markdown")
 HTML_TYPES = (".html", ".htm")
-MAX_BYTES = 50 * 1024 * 1024
 # Characters that make cp1252 the likely reading of non-UTF-8 bytes (Western European text)
 _WESTERN = set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞßàáâãäåæçèéêëìíîïðñòóôõöøùúûüýþÿ"
                "€‚„…†‡‰‹›‘’“”•–—™šœžŸŠŒŽ¡¢£¤¥¦§¨©ª«¬®¯°±²³´µ¶·¸¹º»¼½¾¿×÷\u00a0")
@@ -77,7 +77,7 @@ def read_sections(path: Path, limits: Limits = Limits()) -> list[Section]:
         raise UnreadableDocument("empty file")
     sections = []
     for s in readers[suffix](data, limits):
-        text = s.text.replace("\r\n", "\n").replace("\r", "\n")
+        text = valid_text(s.text.replace("\r\n", "\n").replace("\r", "\n"))
         if text.strip():
             sections.append(Section(text, s.location, s.page, s.title, s.marked))
     if not sections:

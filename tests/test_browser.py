@@ -15,6 +15,7 @@ CHROMIUM = "/usr/bin/chromium"
 DATA = Path(__file__).parent / "data"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+HOSTILE = "notes <img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,10 @@ def server(tmp_path_factory):
 
     seeds = tmp_path_factory.mktemp("seeds")
     shutil.copy(SEED, seeds / SEED.name)
+    # a name an old Latin-1 system wrote (not UTF-8): `qa serve` must start and list it anyway
+    (seeds / os.fsdecode(b"caf\xe9.txt")).write_text("Coffee is sold in the old square of Vella.\n")
+    # markup in a file name and a title (an upload's name is cleaned by Gradio; a folder's is not)
+    (seeds / f"{HOSTILE}.txt").write_text(f"{HOSTILE}\n\nThe night ferry to Vella leaves at nine.\n")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -136,6 +141,28 @@ def test_xss_document_renders_inert(page):
     assert page.locator("#sources img, #chat .bot img").count() == 0
     assert page.events["dialogs"] == []
     assert not [u for u in page.events["requests"] if "127.0.0.1:9" in u]
+
+
+def test_hostile_titles_in_the_document_list_are_text(page, tmp_path):
+    upload = tmp_path / "tides.txt"
+    upload.write_text(f"Tides {HOSTILE}\n\nThe tide tables of Port Elm are pinned by the harbour office door.\n")
+    page.locator("#documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_selector("#doc-table >> text=uploads/tides.txt", timeout=120_000)  # the table after an update
+    table = page.locator("#doc-table").inner_text()
+    assert f"Tides {HOSTILE}" in table  # an uploaded document's title, shown as text
+    assert f"{HOSTILE}\n{HOSTILE}.txt" in table  # a folder document's title and name
+    assert "caf\\xe9.txt" in table  # the Latin-1 file name from seeds/, escaped
+    page.locator("#remove-pick input").click()
+    option = page.get_by_role("option", name=f"{HOSTILE}.txt")
+    option.wait_for(timeout=10_000)
+    page.screenshot(path=str(SHOTS / "09-hostile-titles.png"), full_page=True)
+    assert option.inner_text().strip() == f"{HOSTILE}.txt"  # the remove drop-down shows it as text
+    option.click()
+    assert page.locator("#remove-pick input").input_value() == f"{HOSTILE}.txt"
+    page.wait_for_timeout(500)
+    assert page.locator("img[src=x], #documents img").count() == 0  # no element was made of it
+    assert page.events["dialogs"] == []  # and no script ran
 
 
 def test_two_people_at_once(browser, server):

@@ -7,8 +7,9 @@ import shutil
 from pathlib import Path
 from urllib.parse import quote
 
-from index import Index, SearchIndexError
+from index import Index, SearchIndexError, SourceMissing
 from index.build import file_hash
+from index.clean import valid_text
 from index.lexical import MODES
 from index.readers import SUPPORTED
 from qa import Answer, Assistant, QAError, Settings
@@ -67,7 +68,9 @@ class ChatApp:
         final answer is marked as a draft until its citations are checked."""
         import gradio as gr
 
-        question = (message or "").strip()
+        question = valid_text(message or "").strip()
+        history = [{**m, "content": valid_text(m["content"])} if isinstance(m.get("content"), str) else m
+                   for m in history]
         if not question:
             raise gr.Error("Type a question first.")
         earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
@@ -243,9 +246,15 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generat
     from qa import open_index
 
     index = open_index(settings)
-    report = index.sync([settings.seeds], progress=True)
-    if report.changed:
-        print(f"index: {report.summary()}")
+    try:
+        report = index.sync([settings.seeds], progress=True)
+    except SourceMissing as exc:  # e.g. seeds/ on a drive not mounted: serve the index as it is
+        print(f"index not updated: {exc}")
+    else:
+        if report.changed:
+            print(f"index: {report.summary()}")
+        for path, reason in report.skipped:
+            print(f"skipped {path}: {reason}")
     app = ChatApp(settings, index, generator)
     demo = build(app)
     demo.queue(default_concurrency_limit=1, max_size=16)
