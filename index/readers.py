@@ -171,6 +171,8 @@ def html_to_text(html: str) -> str:
 
     >>> html_to_text("<h2>Hi</h2><p>One <b>two</b>.</p><script>x()</script><p hidden>Psst.</p>")
     '# Hi\\n\\nOne two.'
+    >>> html_to_text("<table><tr><th>Year</th><th>Keeper</th></tr><tr><td>1901</td><td>Ana</td></tr></table><tr><td>Stray row</td></tr>")
+    'Year: 1901; Keeper: Ana.\\n\\nStray row'
     """
     soup = visible_soup(html)
     for tag in soup(["head", "nav", "footer"]):
@@ -179,8 +181,9 @@ def html_to_text(html: str) -> str:
     for el in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "tr"]):
         if el.find_parent(["p", "li", "pre", "blockquote", "tr"]):
             continue
-        if el.name == "tr":
-            blocks.extend(_table_rows(el.find_parent("table")) if el.find_parent("table").tr is el else [])
+        table = el.find_parent("table") if el.name == "tr" else None
+        if table is not None:  # a table is read once, at its first row, as "column: value" rows
+            blocks.extend(_table_rows(table) if table.tr is el else [])
             continue
         text = " ".join(el.get_text().split())
         if text:
