@@ -15,7 +15,7 @@ from .files import (FORMAT, MANIFEST, check_data_dir, default_data_dir, read_man
                     remove_stale, to_json, write_atomic, write_passages)
 from .lexical import MODES, WEIGHTS, LexicalIndex, fuse
 from .passage import Passage
-from .readers import read_document
+from .readers import Limits, read_sections
 from .store import FaissStore, VectorStore
 
 
@@ -52,6 +52,7 @@ class Index:
     """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
 
     STORE: type[VectorStore] = FaissStore  # the vector store backend (index/store.py declares the seam)
+    limits: Limits = Limits()  # what one file may cost to read (size, unpacked size, pages, rows)
 
     def __init__(self, data_dir: Path, embedder: Embedder, store: VectorStore | None,
                  passages: list[Passage], manifest: dict):
@@ -66,12 +67,19 @@ class Index:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
-             create: bool = False, chunking: str = CHUNKING) -> "Index":
+             create: bool = False, chunking: str = CHUNKING, limits: Limits | None = None) -> "Index":
         """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`).
 
         Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
-        was built with another embedder than `embedder`.
+        was built with another embedder than `embedder`. `limits` bound what one file may cost.
         """
+        index = cls._open(data_dir, embedder, create, chunking)
+        if limits is not None:
+            index.limits = limits
+        return index
+
+    @classmethod
+    def _open(cls, data_dir, embedder, create, chunking) -> "Index":
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         embedder = embedder or SentenceTransformerEmbedder()
         manifest = read_manifest(data_dir)
@@ -220,12 +228,12 @@ class Index:
                 if not stale and docs.get(source.doc, {}).get("sha256") == sha:
                     report.unchanged.append(source.doc)
                     continue
-                text = valid_text(read_document(source.path))
+                sections = read_sections(source.path, self.limits)
             except (UnreadableDocument, OSError) as exc:
                 report.skipped.append((shown(source.path), str(exc) if isinstance(exc, UnreadableDocument)
                                        else f"cannot read: {exc}"))
                 continue
-            title, passages = CHUNKERS[chunking](text, source.doc, self.embedder.count_tokens,
+            title, passages = CHUNKERS[chunking](sections, source.doc, self.embedder.count_tokens,
                                                  self.embedder.max_tokens)
             if not passages:
                 report.skipped.append((shown(source.path), "no paragraphs of text"))

@@ -212,3 +212,35 @@ def test_index_and_uploads_are_not_served(server):
             assert b'"embedder"' not in body, path
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404), path
+
+
+def test_pdf_citation_opens_at_its_page(page, server, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from .formats import write_pdf
+
+    url, app = server
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    write_pdf(folder / "survey.pdf")  # the fact is on page 3
+    app.index.sync([folder])
+    ask(page, "By how much was the breakwater lengthened?", "09-pdf-page")
+    source = page.locator("#sources .qa-source", has_text="ninety metres").first
+    assert "survey.pdf — p. 3" in source.locator(".qa-source-head").inner_text()
+    link = source.locator("a.qa-open")
+    assert link.get_attribute("href") == "documents/survey.pdf#page=3"
+    with page.context.expect_page() as opened:
+        link.click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    assert viewer.url == f"{url}documents/survey.pdf#page=3"
+    response = page.context.request.get(f"{url}documents/survey.pdf")
+    assert response.ok and response.headers["content-type"] == "application/pdf"
+    assert response.body() == (folder / "survey.pdf").read_bytes()
+    viewer.close()
+    for path in ("documents/manifest.json", "documents/..%2Fmanifest.json", "documents/uploads",
+                 f"documents/{app.index.data_dir.resolve() / 'manifest.json'}"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url + path, timeout=10)
+        assert info.value.code == 404, path

@@ -119,7 +119,7 @@ def cmd_index(args) -> int:
         import shutil
 
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    index = Index.open(s.data_dir, embedder, create=True)
+    index = Index.open(s.data_dir, embedder, create=True, limits=s.limits)
     report = index.sync(args.paths or [s.seeds], progress=True, prune=args.prune, follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
@@ -141,7 +141,7 @@ def cmd_search(args) -> int:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
     for i, p in enumerate(passages, start=1):
-        print(f"[{i}] {p.ref}  score {p.score:.3f}  {p.title}\n    {_shorten(p.text, 400)}")
+        print(f"[{i}] {p.place}  score {p.score:.3f}  {p.title}\n    {_shorten(p.text, 400)}")
     if not passages:
         print("no passages (is the index empty?)")
     return 0
@@ -173,7 +173,7 @@ def cmd_ask(args) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f'[{c.n}] {c.passage.ref} — "{_shorten(c.passage.text, 300)}"')
+            print(f'[{c.n}] {c.passage.place} — "{_shorten(c.passage.text, 300)}"')
     t = answer.timings
     first = f"{t.first_token_s:.1f} s to first token, " if t.first_token_s is not None else ""
     print(f"\n({first}{t.total_s:.1f} s in all; {t.prompt_tokens} prompt tokens, "
