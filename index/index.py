@@ -7,14 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .build import CHUNKERS, CHUNKING, Source, collect, file_hash
+from .build import CHUNKERS, CHUNKING, Source, collect, file_hash, real, root_problem, shown
+from .clean import valid_text
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, UnreadableDocument
-from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
-                    write_atomic, write_passages)
+from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, SourceMissing, UnreadableDocument
+from .files import (FORMAT, MANIFEST, check_data_dir, default_data_dir, read_manifest, read_passages,
+                    remove_stale, to_json, write_atomic, write_passages)
 from .lexical import MODES, WEIGHTS, LexicalIndex, fuse
 from .passage import Passage
-from .readers import read_document
+from .readers import Limits, read_sections
 from .store import FaissStore, VectorStore
 
 
@@ -51,6 +52,7 @@ class Index:
     """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
 
     STORE: type[VectorStore] = FaissStore  # the vector store backend (index/store.py declares the seam)
+    limits: Limits = Limits()  # what one file may cost to read (size, unpacked size, pages, rows)
 
     def __init__(self, data_dir: Path, embedder: Embedder, store: VectorStore | None,
                  passages: list[Passage], manifest: dict):
@@ -65,12 +67,19 @@ class Index:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
-             create: bool = False, chunking: str = CHUNKING) -> "Index":
+             create: bool = False, chunking: str = CHUNKING, limits: Limits | None = None) -> "Index":
         """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`).
 
         Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
-        was built with another embedder than `embedder`.
+        was built with another embedder than `embedder`. `limits` bound what one file may cost.
         """
+        index = cls._open(data_dir, embedder, create, chunking)
+        if limits is not None:
+            index.limits = limits
+        return index
+
+    @classmethod
+    def _open(cls, data_dir, embedder, create, chunking) -> "Index":
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         embedder = embedder or SentenceTransformerEmbedder()
         manifest = read_manifest(data_dir)
@@ -108,6 +117,7 @@ class Index:
         """
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        question = valid_text(question)
         if not question.strip() or not self.passages or k <= 0:
             return []
         query = self.embedder.embed([question])
@@ -158,23 +168,39 @@ class Index:
         return (ordered[i - 1] if i > 0 else None), (ordered[i + 1] if i + 1 < len(ordered) else None)
 
     # -- writing ---------------------------------------------------------------------------------
-    def sync(self, paths: Iterable[Path | str], progress: bool = False) -> UpdateReport:
+    def sync(self, paths: Iterable[Path | str], progress: bool = False, prune: bool = False,
+             follow_links: bool = False) -> UpdateReport:
         """Bring the documents under `paths` up to date: new and changed files are (re)embedded,
         unchanged ones kept as they are, and documents that came from these paths but are no
-        longer there dropped. Documents from elsewhere (uploads, other folders) stay."""
+        longer there dropped. Documents from elsewhere (uploads, other folders) stay.
+
+        A path that does not exist or cannot be reached (an unmounted drive, a renamed share, a
+        symlink loop) raises `SourceMissing` before anything changes, unless `prune`: then the
+        documents indexed from it are dropped. Symlinks inside a folder that point outside it are
+        not followed unless `follow_links`."""
         paths = [Path(p) for p in paths]
-        sources, skipped = collect(paths)
+        missing = [(p, problem) for p in paths if (problem := root_problem(p))]
+        if missing and not prune:
+            held = self._documents_from([real(p) for p, _ in missing])
+            raise SourceMissing("; ".join(f"{shown(p)}: {why}" for p, why in missing) + (
+                f" — nothing was changed: the {len(held)} documents indexed from there are kept "
+                "(`qa index --prune` drops them)" if held else " — nothing was indexed"))
+        sources, skipped = collect(paths, follow_links)
         names = {s.doc for s in sources}
-        roots = [p.resolve() for p in paths]
-        gone = [doc for doc, info in self.manifest["documents"].items()
-                if doc not in names and _from(Path(info.get("source", "/")), roots)]
+        roots = [real(p) for p in paths]
+        gone = [doc for doc in self._documents_from(roots) if doc not in names]
         report = self._apply(sources, gone, progress)
         report.skipped[:0] = skipped
         return report
 
+    def _documents_from(self, roots: list[Path]) -> list[str]:
+        """The documents whose source file is one of `roots` or lies below one of them."""
+        return [doc for doc, info in self.manifest["documents"].items()
+                if _from(Path(info.get("source", "/")), roots)]
+
     def add(self, files: Iterable[Path | str], progress: bool = False, prefix: str = "") -> UpdateReport:
         """Add or replace single files, named `prefix` + their file name; other documents stay."""
-        sources = [Source(prefix + Path(f).name, Path(f).resolve()) for f in files]
+        sources = [Source(shown(prefix + Path(f).name), Path(f).resolve()) for f in files]
         return self._apply(sources, [], progress)
 
     def remove(self, docs: Sequence[str]) -> UpdateReport:
@@ -189,6 +215,7 @@ class Index:
 
     def _apply_locked(self, sources: list[Source], gone: list[str], progress: bool) -> UpdateReport:
         started = time.perf_counter()
+        check_data_dir(self.data_dir)  # before any embedding
         report = UpdateReport(removed=list(gone))
         docs = dict(self.manifest["documents"])
         chunking = self.manifest.get("chunking") if self.manifest.get("chunking") in CHUNKERS else CHUNKING
@@ -201,15 +228,15 @@ class Index:
                 if not stale and docs.get(source.doc, {}).get("sha256") == sha:
                     report.unchanged.append(source.doc)
                     continue
-                text = read_document(source.path)
+                sections = read_sections(source.path, self.limits)
             except (UnreadableDocument, OSError) as exc:
-                report.skipped.append((str(source.path), str(exc) if isinstance(exc, UnreadableDocument)
+                report.skipped.append((shown(source.path), str(exc) if isinstance(exc, UnreadableDocument)
                                        else f"cannot read: {exc}"))
                 continue
-            title, passages = CHUNKERS[chunking](text, source.doc, self.embedder.count_tokens,
+            title, passages = CHUNKERS[chunking](sections, source.doc, self.embedder.count_tokens,
                                                  self.embedder.max_tokens)
             if not passages:
-                report.skipped.append((str(source.path), "no paragraphs of text"))
+                report.skipped.append((shown(source.path), "no paragraphs of text"))
                 continue
             (report.updated if source.doc in docs else report.added).append(source.doc)
             replaced.add(source.doc)
@@ -217,7 +244,7 @@ class Index:
             new_passages.extend(passages)
         for doc in gone:
             docs.pop(doc, None)
-        if not replaced and self._store is not None and not stale:
+        if not replaced and (self._store is not None or not docs) and not stale:  # nothing to write
             report.seconds = time.perf_counter() - started
             return report
         vectors = self._embed([p.text for p in new_passages], progress)
@@ -250,8 +277,6 @@ class Index:
         return np.zeros((0, self._store.dim if self._store else self.embedder.dim), dtype=np.float32)
 
     def _save(self) -> None:
-        import json
-
         self.data_dir.mkdir(parents=True, exist_ok=True)
         generation = int(self.manifest.get("generation", 0)) + 1
         vectors, passages = f"vectors-{generation}.faiss", f"passages-{generation}.jsonl"
@@ -259,7 +284,7 @@ class Index:
         write_passages(self.data_dir / passages, self.passages)
         self.manifest = {**self.manifest, "generation": generation, "vectors": vectors,
                          "passages": passages, "count": len(self.passages)}
-        write_atomic(self.data_dir / MANIFEST, json.dumps(self.manifest, indent=1, ensure_ascii=False))
+        write_atomic(self.data_dir / MANIFEST, to_json(self.manifest, indent=1))
         remove_stale(self.data_dir, {vectors, passages})
 
 

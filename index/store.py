@@ -1,11 +1,12 @@
 """The vector-store seam and its FAISS implementation (exact inner product on unit vectors)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+from .files import commit
 
 
 class VectorStore(Protocol):
@@ -78,7 +79,7 @@ class FaissStore:
 
         tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self._index, str(tmp))
-        os.replace(tmp, path)
+        commit(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> "FaissStore":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from index import DEFAULT_EMBEDDER, default_data_dir
 from index.lexical import MODES
+from index.readers import Limits
 
 from .errors import SettingsError
 from .support import RELATED, SUPPORTED
@@ -62,6 +63,15 @@ class Settings:
     # any, is read from QA_API_KEY by the API only
     api_max_bytes: int = 65536  # largest request body accepted
     api_queue: int = 16  # API requests in progress or waiting at once; more are answered 429
+    # what one file may cost to read; over a limit it is refused with the reason (index/readers.py)
+    max_file_mb: int = 50  # size on disk (and of an upload)
+    max_unpacked_mb: int = 200  # decompressed size of a .docx/.pptx/.xlsx/.odt/.epub (zip bombs)
+    max_pages: int = 2000  # PDF pages, slides, e-book chapters, e-mails in an mbox
+    max_rows: int = 100_000  # spreadsheet and CSV rows
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_file_mb, self.max_unpacked_mb, self.max_pages, self.max_rows)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -102,6 +112,8 @@ class Settings:
         if self.llm_timeout <= 0 or self.llm_retries < 0 or self.llm_parallel < 1 or self.api_queue < 1:
             raise SettingsError("llm_timeout must be positive, llm_retries not negative, llm_parallel and "
                                 "api_queue at least 1")
+        if min(self.max_file_mb, self.max_unpacked_mb, self.max_pages, self.max_rows) < 1:
+            raise SettingsError("max_file_mb, max_unpacked_mb, max_pages and max_rows must be at least 1")
         if self.n_threads < 1:
             raise SettingsError(f"n_threads must be at least 1, not {self.n_threads}")
         return self

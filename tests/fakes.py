@@ -19,6 +19,11 @@ class HashEmbedder:
         return len(text.split()) + 2
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        for text in texts:  # like a real tokenizer, refuse text that is not valid Unicode
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise TypeError(f"TextEncodeInput must be valid text: {exc}") from exc
         self.embedded.extend(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
