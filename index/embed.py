@@ -46,7 +46,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 32):
         self.name = DEFAULT_EMBEDDER if name in ("default", "all-MiniLM-L6-v2") else name
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self._lock = _LOCK  # the model (and its tokenizer) is shared per process: so is the lock
 
     @property
     def model(self):
@@ -64,7 +64,10 @@ class SentenceTransformerEmbedder:
         return int(self.model.max_seq_length)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        # under the lock too: a tokenizer call sets truncation, which races with `encode` in another
+        # thread ("Unable to create tensor ..." with 16 concurrent API clients, bench/load.py)
+        with self._lock:
+            return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -74,6 +77,9 @@ class SentenceTransformerEmbedder:
                                         normalize_embeddings=True, convert_to_numpy=True,
                                         show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
+
+
+_LOCK = threading.RLock()
 
 
 @lru_cache(maxsize=4)

@@ -57,6 +57,12 @@ class Assistant:
             from .catalogue import resolve_gguf
 
             s = self.settings
+            if s.llm_url:
+                from .remote import RemoteGenerator
+
+                self._generator = RemoteGenerator(s.llm_url, s.llm_model, s.n_ctx, s.max_tokens, s.temperature,
+                                                  s.llm_timeout, s.llm_retries)
+                return self._generator
             self._generator = LlamaGenerator(resolve_gguf(s.model_path, s.profile, s.cache_dir),
                                              s.n_ctx, s.n_threads, s.max_tokens, s.temperature)
         return self._generator
@@ -113,7 +119,9 @@ class Assistant:
         s, gen = self.settings, self.generator
         messages = build_messages(prompt_question, [text for _, text in lean])
         prompt_tokens = self.generator.count_tokens(messages)
-        probe = gen if isinstance(gen, Prober) else None
+        # a server that returns no log-probabilities gives no confidence: then the model's own
+        # abstention and the citation check decide alone
+        probe = gen if isinstance(gen, Prober) and getattr(gen, "has_probabilities", True) else None
         first: list[float] = []  # when the first text was shown
         counter = [0]
 
@@ -124,7 +132,7 @@ class Assistant:
         if model_abstained and probe is not None:
             self._probe_before(probe, messages, signals)
             signals["retry_confidence"] = round(BEFORE(signals), 4)
-            if signals["retry_confidence"] >= s.retry_floor:
+            if signals["retry_confidence"] >= s.retry_floor and getattr(gen, "can_avoid", True):
                 signals["retried"] = 1
                 text = yield from self._decode(messages, RETRY_AVOID, len(passages), elapsed, first, counter)
                 signals["retry"] = text

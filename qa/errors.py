@@ -11,3 +11,7 @@ class SettingsError(QAError):
 
 class ModelError(QAError):
     """A model file is missing, incomplete, corrupt or cannot be loaded."""
+
+
+class ModelServerError(QAError):
+    """The model server (QA_LLM_URL) is down, too slow, refuses the request or answers garbage."""

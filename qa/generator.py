@@ -32,7 +32,9 @@ class Generator(Protocol):
     """Streams the reply to chat `messages`; `count_tokens` is the prompt size they make.
 
     `avoid` names texts the reply must not start with (their first token is forbidden at the first
-    position only)."""
+    position only). A generator may say what it cannot do: `can_avoid = False` (then the assistant
+    does not ask for a reply with `avoid`) and, as a `Prober`, `has_probabilities = False` (then it
+    gives no confidence); both are taken as true when absent."""
 
     n_ctx: int
 

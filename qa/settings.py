@@ -52,6 +52,17 @@ class Settings:
     max_question_tokens: int = 200  # longer questions are trimmed, with a note
     n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     temperature: float = 0.0
+    # an OpenAI-compatible model server instead of the in-process model (qa/remote.py); the API key
+    # is read from QA_LLM_API_KEY by the client only, never kept here (settings go into reports)
+    llm_url: str = ""  # e.g. http://127.0.0.1:8080/v1; empty: llama.cpp in this process
+    llm_model: str = ""  # the server's model name; empty: the first one it lists
+    llm_timeout: float = 120.0  # seconds to wait for the server (connecting, or between streamed words)
+    llm_retries: int = 2  # further tries when the server cannot be reached or answers 429/5xx
+    llm_parallel: int = 4  # chat questions sent to the server at once (the in-process model: always 1)
+    # the assistant's own OpenAI-compatible API beside the chat (ui/api.py); its bearer token, if
+    # any, is read from QA_API_KEY by the API only
+    api_max_bytes: int = 65536  # largest request body accepted
+    api_queue: int = 16  # API requests in progress or waiting at once; more are answered 429
     # what one file may cost to read; over a limit it is refused with the reason (index/readers.py)
     max_file_mb: int = 50  # size on disk (and of an upload)
     max_unpacked_mb: int = 200  # decompressed size of a .docx/.pptx/.xlsx/.odt/.epub (zip bombs)
@@ -96,6 +107,11 @@ class Settings:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:
             raise SettingsError(f"max_tokens must be between 16 and n_ctx/2 ({self.n_ctx // 2}), not {self.max_tokens}")
+        if self.llm_url and not self.llm_url.startswith(("http://", "https://")):
+            raise SettingsError(f"llm_url must be an http(s) URL such as http://127.0.0.1:8080/v1, not {self.llm_url!r}")
+        if self.llm_timeout <= 0 or self.llm_retries < 0 or self.llm_parallel < 1 or self.api_queue < 1:
+            raise SettingsError("llm_timeout must be positive, llm_retries not negative, llm_parallel and "
+                                "api_queue at least 1")
         if min(self.max_file_mb, self.max_unpacked_mb, self.max_pages, self.max_rows) < 1:
             raise SettingsError("max_file_mb, max_unpacked_mb, max_pages and max_rows must be at least 1")
         if self.n_threads < 1:

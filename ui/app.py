@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import shutil
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -242,7 +243,9 @@ def build(app: ChatApp):
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generator=None, block: bool = True):
-    """Update the index from the seed folder, then serve the chat on host:port."""
+    """Update the index from the seed folder, then serve the chat and the OpenAI-compatible API
+    (ui/api.py) on host:port. With `block=False` the server runs in a thread: `app.server.should_exit
+    = True` stops it."""
     from qa import open_index
 
     index = open_index(settings)
@@ -257,14 +260,44 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generat
             print(f"skipped {path}: {reason}")
     app = ChatApp(settings, index, generator)
     demo = build(app)
-    demo.queue(default_concurrency_limit=1, max_size=16)
-    demo.launch(server_name=host, server_port=port, share=False, max_file_size=app.max_upload,
-                blocked_paths=[str(Path(settings.data_dir).resolve())], css=CSS, prevent_thread_lock=True,
-                show_error=True, footer_links=[])
-    add_document_route(demo.server_app, app)
-    if block:
-        demo.block_thread()
+    app.server = start(asgi(app, demo, host, port), host, port, block)
     return demo, app
+
+
+def asgi(app: ChatApp, demo, host: str = "127.0.0.1", port: int = 7860):
+    """The API's FastAPI app with the chat page mounted at /."""
+    import gradio as gr
+
+    from .api import build_api
+
+    settings = app.settings
+    # one lock serialises the in-process model; a model server takes several questions at once
+    demo.queue(default_concurrency_limit=settings.llm_parallel if settings.llm_url else 1, max_size=16)
+    api = build_api(app, settings)
+    add_document_route(api, app)  # before the page is mounted at /, which would take every path
+    return gr.mount_gradio_app(api, demo, path="/", server_name=host, server_port=port, footer_links=[],
+                               blocked_paths=[str(Path(settings.data_dir).resolve())], max_file_size=app.max_upload,
+                               show_error=True, css=CSS, ssr_mode=False)
+
+
+def start(api, host: str, port: int, block: bool = True):
+    """Run `api` with uvicorn on host:port; in a thread when not `block` (returns once it listens)."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    if block:
+        server.run()
+        return server
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    if not server.started:
+        raise OSError(f"cannot serve on {host}:{port}")
+    return server
 
 
 def add_document_route(server, app: ChatApp) -> None:

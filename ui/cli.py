@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--threads", dest="n_threads", type=int, help="CPU threads for the LLM (default: all cores)")
     model.add_argument("--n-ctx", type=int, help="LLM context window in tokens (default 4096)")
     model.add_argument("--max-tokens", type=int, help="longest answer in tokens (default 384)")
+    model.add_argument("--llm-url", help="an OpenAI-compatible model server instead of the in-process model, "
+                       "e.g. http://127.0.0.1:8080/v1 (QA_LLM_URL; its key: QA_LLM_API_KEY)")
+    model.add_argument("--llm-model", help="the server's model name (QA_LLM_MODEL; default: the first it lists)")
 
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about your documents; "
                                      "answers cite the paragraphs they rest on.")
@@ -105,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args):
     from qa.settings import Settings
 
-    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search")
+    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search",
+             "llm_url", "llm_model")
     return Settings.from_env(**{n: getattr(args, n, None) for n in names})
 
 
@@ -184,8 +188,17 @@ def cmd_ask(args) -> int:
 def cmd_serve(args) -> int:
     from .app import serve
 
-    print(f"Opening the chat on http://{args.host}:{args.port} (Ctrl+C to stop)")
-    serve(settings_from(args), args.host, args.port)
+    import os
+
+    settings = settings_from(args)
+    print(f"Opening the chat on http://{args.host}:{args.port}, the OpenAI-compatible API on "
+          f"http://{args.host}:{args.port}/v1 (Ctrl+C to stop)")
+    if settings.llm_url:
+        print(f"answers come from the model server at {settings.llm_url}")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("QA_API_KEY"):
+        print("warning: bound beyond this machine and QA_API_KEY is not set: anyone who can reach "
+              f"{args.host}:{args.port} can use the API", file=sys.stderr)
+    serve(settings, args.host, args.port)
     return 0
 
 
