@@ -290,8 +290,8 @@ def open_index(settings: Settings, embedder: Embedder | None = None, progress: b
     """The index in `settings.data_dir`; when there is none yet, build it from `settings.seeds`."""
     embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
     try:
-        return Index.open(settings.data_dir, embedder)
+        return Index.open(settings.data_dir, embedder, store=settings.store)
     except IndexMissing:
-        index = Index.open(settings.data_dir, embedder, create=True)
+        index = Index.open(settings.data_dir, embedder, create=True, store=settings.store)
         index.sync([settings.seeds], progress=progress)
         return index

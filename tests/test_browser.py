@@ -176,12 +176,12 @@ def test_index_and_uploads_are_not_served(server):
     import urllib.request
 
     url, app = server
-    manifest = (app.index.data_dir / "manifest.json").resolve()
-    assert manifest.exists()
-    for path in (f"gradio_api/file={manifest}", f"file={manifest}"):
+    stored = (app.index.data_dir / "passages.sqlite").resolve()
+    assert stored.exists()
+    for path in (f"gradio_api/file={stored}", f"file={stored}"):
         try:
             with urllib.request.urlopen(url + path, timeout=10) as response:
                 body = response.read()
-            assert b'"embedder"' not in body, path
+            assert b"SQLite format" not in body, path
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404), path

@@ -109,8 +109,11 @@ def cmd_index(args) -> int:
     if args.rebuild:
         import shutil
 
+        from index.store import open_store
+
+        open_store(s.store, s.data_dir).clear()
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    index = Index.open(s.data_dir, embedder, create=True)
+    index = Index.open(s.data_dir, embedder, create=True, store=s.store)
     report = index.sync(args.paths or [s.seeds], progress=True)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
