@@ -26,6 +26,7 @@ from .store import from_record, record
 
 META = "/settings"  # the settings row of the documents collection (document names are relative paths)
 BATCH = 1000  # rows per insert
+FIELDS = ["text", "record", "dense"]  # returned with search hits
 
 
 def _literal(value: str) -> str:
@@ -47,9 +48,14 @@ class MilvusStore:
         elif not uri.startswith(("http://", "https://")):
             Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
             uri = str(Path(uri).expanduser())
+        self._lite = not uri.startswith(("http://", "https://"))
         self._client = MilvusClient(uri)
         self._passages, self._documents = f"{name}_passages", f"{name}_documents"
-        self._count = self._counted() if self._client.has_collection(self._passages) else 0
+        self._count, self._recent = 0, {}
+        if self._ready():
+            for collection in (self._passages, self._documents):
+                self._client.load_collection(collection)  # a server (or a new process) may have released it
+            self._count = self._counted()
 
     def _counted(self) -> int:
         rows = self._client.query(self._passages, filter="", output_fields=["count(*)"])
@@ -73,17 +79,19 @@ class MilvusStore:
         schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
                                      input_field_names=["words"], output_field_names=["sparse"]))
         params = client.prepare_index_params()
-        params.add_index("dense", index_type="AUTOINDEX", metric_type="IP")
+        # a server picks its ANN index (HNSW today); Milvus Lite's own pick lost a quarter of recall@10
+        # against exact search (bench/scale.py, 5,000 passages), and Lite is for small corpora: exact
+        params.add_index("dense", index_type="FLAT" if self._lite else "AUTOINDEX", metric_type="IP")
         params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         params.add_index("doc", index_type="INVERTED")
-        client.create_collection(self._passages, schema=schema, index_params=params, consistency_level="Strong")
+        client.create_collection(self._passages, schema=schema, index_params=params, consistency_level="Session")
         docs = client.create_schema(auto_id=False)
         docs.add_field("doc", DataType.VARCHAR, max_length=4096, is_primary=True)
         docs.add_field("info", DataType.VARCHAR, max_length=65535)
         docs.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         params = client.prepare_index_params()
         params.add_index("unused", index_type="AUTOINDEX", metric_type="L2")
-        client.create_collection(self._documents, schema=docs, index_params=params, consistency_level="Strong")
+        client.create_collection(self._documents, schema=docs, index_params=params, consistency_level="Session")
 
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -110,20 +118,23 @@ class MilvusStore:
         return found
 
     def _hits(self, result) -> list[int]:
-        return [int(hit["id"]) for hit in result[0]]
+        """The ids of a search's hits; their fields are kept for the `passages` and `vectors` calls
+        that follow a search (one round trip instead of three)."""
+        self._recent = {int(hit["id"]): hit["entity"] for hit in result[0]}
+        return list(self._recent)
 
     def dense(self, query: np.ndarray, k: int) -> list[int]:
         if not self._count:
             return []
         return self._hits(self._client.search(self._passages, data=[_floats(query)], anns_field="dense", limit=k,
-                                              search_params={"metric_type": "IP"}))
+                                              search_params={"metric_type": "IP"}, output_fields=FIELDS))
 
     def lexical(self, text: str, k: int) -> list[int]:
         words = " ".join(terms(text))
         if not self._count or not words:
             return []
         return self._hits(self._client.search(self._passages, data=[words], anns_field="sparse", limit=k,
-                                              search_params={"metric_type": "BM25"}))
+                                              search_params={"metric_type": "BM25"}, output_fields=FIELDS))
 
     def hybrid(self, query: np.ndarray, text: str, k: int) -> list[int]:
         from pymilvus import AnnSearchRequest, RRFRanker
@@ -133,12 +144,14 @@ class MilvusStore:
             return self.dense(query, k)
         requests = [AnnSearchRequest([_floats(query)], "dense", {"metric_type": "IP"}, k),
                     AnnSearchRequest([words], "sparse", {"metric_type": "BM25"}, k)]
-        return self._hits(self._client.hybrid_search(self._passages, requests, RRFRanker(RRF_C), limit=k))
+        return self._hits(self._client.hybrid_search(self._passages, requests, RRFRanker(RRF_C), limit=k,
+                                                        output_fields=FIELDS))
 
     def _rows(self, ids: Sequence[int], fields: list[str]) -> dict[int, dict]:
-        found = {}
-        for i in range(0, len(ids), BATCH):
-            for row in self._client.get(self._passages, ids=[int(x) for x in ids[i:i + BATCH]], output_fields=fields):
+        found = {i: self._recent[i] for i in ids if i in self._recent}
+        missing = [int(i) for i in ids if i not in found]
+        for i in range(0, len(missing), BATCH):
+            for row in self._client.get(self._passages, ids=missing[i:i + BATCH], output_fields=fields):
                 found[int(row["id"])] = row
         return found
 
@@ -191,7 +204,7 @@ class MilvusStore:
                    for d, info in [*documents.items(), (META, meta)]]
         for i in range(0, len(entries), BATCH):
             self._client.upsert(self._documents, entries[i:i + BATCH])
-        self._count = self._counted()
+        self._count, self._recent = self._counted(), {}
 
     def close(self) -> None:
         self._client.close()

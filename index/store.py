@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Protocol, Sequence
@@ -110,14 +111,26 @@ def from_record(text: str, rec: str) -> Passage:
     return Passage.from_dict({**json.loads(rec), "text": text})
 
 
-def fts_query(text: str) -> str | None:
-    """An FTS5 query matching any of the BM25 terms of `text` (None when it has none).
+def fts_query(words: Sequence[str], frequency: dict[str, int], budget: int) -> str | None:
+    """An FTS5 query matching any of `words` (None when no passage has any): the rarest words
+    first, as many as keep the passages to score (the sum of their document frequencies) within
+    `budget`, and always the rarest one. FTS5 scores every passage that matches, ≈ 3 µs each
+    (measured), so a common word would cost tens of milliseconds at a million passages while
+    adding almost nothing to BM25 (its IDF is near zero); below the budget, BM25 is exact.
 
-    >>> fts_query('Who landed "Vostok-7"?')
-    '"who" OR "land" OR "vostok"'
+    >>> fts_query(["who", "land", "vostok"], {"who": 900, "land": 300, "vostok": 2}, 1000)
+    '"vostok" OR "land"'
+    >>> fts_query(["zzz"], {}, 1000) is None
+    True
     """
-    words = list(dict.fromkeys(terms(text)))
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words) or None
+    known = sorted((w for w in dict.fromkeys(words) if frequency.get(w)), key=lambda w: frequency[w])
+    kept, total = [], 0
+    for word in known:
+        if kept and total + frequency[word] > budget:
+            break
+        kept.append(word)
+        total += frequency[word]
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in kept) or None
 
 
 SCHEMA = """
@@ -128,6 +141,7 @@ CREATE TABLE IF NOT EXISTS passages(id INTEGER PRIMARY KEY AUTOINCREMENT, doc TE
   vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc, paragraph, part);
 CREATE VIRTUAL TABLE IF NOT EXISTS terms USING fts5(words, tokenize='unicode61');
+CREATE TABLE IF NOT EXISTS frequency(term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones(id INTEGER PRIMARY KEY);
 """
 CHUNK = 500  # ids per SQL `IN (...)`
@@ -138,6 +152,7 @@ class LocalStore:
 
     FILE = "passages.sqlite"
     SNAPSHOT_EVERY = 5000  # changed rows (or 5 % of the corpus, if more) before a new FAISS file
+    KEYWORD_BUDGET = 5000  # passages FTS5 may score per query (`fts_query`): ≈ 15-25 ms
 
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
@@ -229,8 +244,13 @@ class LocalStore:
         return ids
 
     def lexical(self, text: str, k: int) -> list[int]:
-        query = fts_query(text)
-        if self._db is None or query is None:
+        words = list(dict.fromkeys(terms(text)))
+        if self._db is None or not words:
+            return []
+        frequency = dict(self._db.execute(
+            f"SELECT term, n FROM frequency WHERE term IN ({','.join('?' * len(words))})", words))
+        query = fts_query(words, frequency, self.KEYWORD_BUDGET)
+        if query is None:
             return []
         return [r[0] for r in self._db.execute(
             "SELECT rowid FROM terms WHERE terms MATCH ? ORDER BY rank LIMIT ?", (query, k))]
@@ -283,8 +303,13 @@ class LocalStore:
         gone = list(gone)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self._transaction():
-            dropped = [r[0] for d in _chunks(gone) for r in self._db.execute(
-                f"SELECT id FROM passages WHERE doc IN ({','.join('?' * len(d))})", d)]
+            dropped, counted = [], Counter()
+            for d in _chunks(gone):
+                for pid, words in self._db.execute(
+                        "SELECT rowid, words FROM terms WHERE rowid IN "
+                        f"(SELECT id FROM passages WHERE doc IN ({','.join('?' * len(d))}))", d):
+                    dropped.append(pid)
+                    counted.subtract(set(words.split()))
             for part in _chunks(dropped):
                 marks = ",".join("?" * len(part))
                 self._db.execute(f"DELETE FROM passages WHERE id IN ({marks})", part)
@@ -299,8 +324,15 @@ class LocalStore:
                 "INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?)",
                 ((int(i), p.doc, p.paragraph, p.part, p.text, record(p), v.tobytes())
                  for i, p, v in zip(ids, passages, vectors)))
+            words = [terms(p.text) for p in passages]
+            for w in words:
+                counted.update(set(w))
             self._db.executemany("INSERT INTO terms(rowid, words) VALUES (?, ?)",
-                                 ((int(i), " ".join(terms(p.text))) for i, p in zip(ids, passages)))
+                                 ((int(i), " ".join(w)) for i, w in zip(ids, words)))
+            self._db.executemany("INSERT INTO frequency VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET n = n + excluded.n",
+                                 [(t, n) for t, n in counted.items() if n])
+            self._db.executemany("DELETE FROM frequency WHERE term=? AND n <= 0",
+                                 [(t,) for t, n in counted.items() if n < 0])
             self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?)",
                                  [(d, json.dumps(info, ensure_ascii=False)) for d, info in documents.items()])
             self._set("index", meta)
