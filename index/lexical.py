@@ -26,11 +26,15 @@ def _stemmer():
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # as bm25s tokenises
 
 
+# bm25s's English stop words (`bm25s.stopwords.STOPWORDS_EN`, checked equal by a test), copied so
+# that a search does not import bm25s and scipy (2 s on this machine) before its first answer
+STOPWORDS_EN = frozenset("a an and are as at be but by for if in into is it no not of on or such that the their "
+                         "then there these they this to was will with".split())
+
+
 @lru_cache(maxsize=1)
 def _terms_setup():
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN), _stemmer()
+    return STOPWORDS_EN, _stemmer()
 
 
 def terms(text: str) -> list[str]:

@@ -274,3 +274,15 @@ def test_an_index_in_the_old_format_is_moved_into_the_store_once(tmp_path, embed
     assert index.search("harbour boats", 1)[0].doc == "b.md"
     assert {f.name for f in old.iterdir()} <= {"passages.sqlite", "passages.sqlite-wal", "passages.sqlite-shm"}
     assert Index.open(old, embedder).passages == passages and capsys.readouterr().err == ""
+
+
+def test_keyword_terms_are_made_as_bm25s_makes_them():
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from index.lexical import STOPWORDS_EN as ours, _stemmer, terms
+
+    assert ours == frozenset(STOPWORDS_EN)
+    text = "The Ships were sailing into Sevastopol's harbour, as 14 sailors said: it is NOT over."
+    assert terms(text) == bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), return_ids=False,
+                                         show_progress=False)[0]
