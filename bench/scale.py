@@ -215,6 +215,22 @@ def measure(args) -> dict:
     return result
 
 
+COLUMNS = [("build_s", "build s"), ("disk_mb", "disk MB"), ("open_s", "open s"),
+           ("first_hybrid_s", "first hybrid s"), ("dense_p50_ms", "dense p50 ms"), ("dense_p95_ms", "dense p95 ms"),
+           ("recall_at_10", "recall@10"), ("hybrid_p50_ms", "hybrid p50 ms"), ("hybrid_p95_ms", "hybrid p95 ms"),
+           ("lexical_p50_ms", "keyword p50 ms"), ("add_doc_s", "add doc s"), ("remove_doc_s", "remove doc s"),
+           ("rss_after_open_mb", "RSS open MB"), ("rss_after_search_mb", "RSS after MB")]
+
+
+def table(rows: list[dict]) -> str:
+    """The rows of a run (one JSON object a line) as a Markdown table, a store per column."""
+    head = "| | " + " | ".join(f"{r['store']} {r['passages'] // 1000}k" for r in rows) + " |"
+    lines = [head, "|---" * (len(rows) + 1) + "|"]
+    for key, label in COLUMNS:
+        lines.append(f"| {label} | " + " | ".join(str(r.get(key, "–")) for r in rows) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--passages", type=int, default=100_000)
@@ -227,7 +243,11 @@ def main() -> None:
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     parser.add_argument("--keep", action="store_true", help="keep the built stores")
+    parser.add_argument("--table", nargs="+", type=Path, help="print the rows of earlier runs as a table")
     args = parser.parse_args()
+    if args.table:
+        print(table([json.loads(line) for path in args.table for line in path.read_text().splitlines() if line]))
+        return
     if args.phase:
         print(json.dumps(build(args) if args.phase == "build" else measure(args)))
         return
