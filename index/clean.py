@@ -8,10 +8,24 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 # A boundary: sentence-final punctuation, optional closing quotes/brackets, whitespace, and an
 # opening that can start a sentence (capital, digit, quote, bracket).
 _BOUNDARY = re.compile(r"""[.!?…]+["'”’»)\]]*\s+(?=["'“‘«(\[]?[A-Z0-9À-Þ])""")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr prof st gen sen rep gov lt col capt sgt jr sr vs etc fig inc ltd co corp "
     "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e a.m p.m approx dept est".split()
 )
+
+
+def valid_text(text: str | bytes) -> str:
+    """Text any tokenizer and any JSON writer accepts. Bytes that are not UTF-8 (as a shell passes
+    them in `sys.argv`, carried as surrogate escapes) and any other lone surrogate become U+FFFD;
+    bytes are decoded as UTF-8 with the same replacement.
+
+    >>> valid_text("Who is \\udcff\\udcfe nicknamed?"), valid_text(b"caf\\xe9")
+    ('Who is \ufffd\ufffd nicknamed?', 'caf\ufffd')
+    """
+    if isinstance(text, (bytes, bytearray)):
+        return bytes(text).decode("utf-8", "replace")
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def normalize_space(text: str) -> str:

@@ -19,3 +19,12 @@ class CorruptIndex(SearchIndexError):
 
 class UnreadableDocument(SearchIndexError):
     """One file cannot be read as text; the reason is the message. Batches skip such files."""
+
+
+class DataDirUnusable(SearchIndexError):
+    """The data folder is a file, lies below one, or cannot be written (checked before any work)."""
+
+
+class SourceMissing(SearchIndexError):
+    """A file or folder given to `Index.sync` does not exist or cannot be reached (a symlink loop,
+    an unmounted drive): nothing is changed unless told to prune its documents."""

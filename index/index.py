@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .build import CHUNKERS, CHUNKING, Source, collect, file_hash
+from .build import CHUNKERS, CHUNKING, Source, collect, file_hash, real, root_problem, shown
+from .clean import valid_text
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import EmbedderMismatch, IndexMissing, UnreadableDocument
-from .files import default_data_dir, read_v1, remove_v1
+from .errors import EmbedderMismatch, IndexMissing, SourceMissing, UnreadableDocument
+from .files import check_data_dir, default_data_dir, read_v1, remove_v1
 from .lexical import MODES
 from .passage import Passage
-from .readers import read_document
+from .readers import Limits, read_sections
 from .store import LocalStore, Store, open_store
 
 
@@ -49,6 +50,8 @@ class DocumentInfo:
 class Index:
     """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
 
+    limits: Limits = Limits()  # what one file may cost to read (size, unpacked size, pages, rows)
+
     def __init__(self, data_dir: Path, embedder: Embedder, store: Store, manifest: dict):
         self.data_dir = Path(data_dir)
         self.embedder = embedder
@@ -59,14 +62,23 @@ class Index:
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
-             create: bool = False, chunking: str = CHUNKING, store: str | None = None) -> "Index":
+             create: bool = False, chunking: str = CHUNKING, store: str | None = None,
+             limits: Limits | None = None) -> "Index":
         """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`), kept in the store that
         `store` names (index/store.py `open_store`: empty for the local default, or Milvus).
 
         Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
         was built with another embedder than `embedder`. An index in the old format (manifest.json)
-        is moved into the local store once, without embedding again.
+        is moved into the local store once, without embedding again. `limits` bound what one file
+        may cost.
         """
+        index = cls._open(data_dir, embedder, create, chunking, store)
+        if limits is not None:
+            index.limits = limits
+        return index
+
+    @classmethod
+    def _open(cls, data_dir, embedder, create, chunking, store) -> "Index":
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         embedder = embedder or SentenceTransformerEmbedder()
         backend = open_store(store, data_dir)
@@ -114,6 +126,7 @@ class Index:
         """
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        question = valid_text(question)
         if not question.strip() or k <= 0:
             return []
         query = self.embedder.embed([question])[0]
@@ -144,10 +157,20 @@ class Index:
         return [DocumentInfo(doc, info.get("title", doc), info.get("paragraphs", 0), info.get("passages", 0),
                              info["sha256"]) for doc, info in sorted(docs.items())]
 
+    def document(self, doc: str) -> dict | None:
+        """What the last update saved about `doc` (title, sha256, source file, counts), None when it
+        is not indexed."""
+        with self._lock:
+            return self.store.document(doc)
+
+    def in_document(self, doc: str) -> list[Passage]:
+        """The passages of `doc` in reading order (paragraph, part)."""
+        with self._lock:
+            return self.store.in_document(doc)
+
     def neighbours(self, passage: Passage) -> tuple[Passage | None, Passage | None]:
         """The stored passages just before and after `passage` in its document's reading order."""
-        with self._lock:
-            ordered = self.store.in_document(passage.doc)
+        ordered = self.in_document(passage.doc)
         keys = [(p.paragraph, p.part) for p in ordered]
         try:
             i = keys.index((passage.paragraph, passage.part))
@@ -156,25 +179,40 @@ class Index:
         return (ordered[i - 1] if i > 0 else None), (ordered[i + 1] if i + 1 < len(ordered) else None)
 
     # -- writing ---------------------------------------------------------------------------------
-    def sync(self, paths: Iterable[Path | str], progress: bool = False) -> UpdateReport:
+    def sync(self, paths: Iterable[Path | str], progress: bool = False, prune: bool = False,
+             follow_links: bool = False) -> UpdateReport:
         """Bring the documents under `paths` up to date: new and changed files are (re)embedded,
         unchanged ones kept as they are, and documents that came from these paths but are no
-        longer there dropped. Documents from elsewhere (uploads, other folders) stay."""
+        longer there dropped. Documents from elsewhere (uploads, other folders) stay.
+
+        A path that does not exist or cannot be reached (an unmounted drive, a renamed share, a
+        symlink loop) raises `SourceMissing` before anything changes, unless `prune`: then the
+        documents indexed from it are dropped. Symlinks inside a folder that point outside it are
+        not followed unless `follow_links`."""
         paths = [Path(p) for p in paths]
-        sources, skipped = collect(paths)
+        missing = [(p, problem) for p in paths if (problem := root_problem(p))]
+        if missing and not prune:
+            held = self._documents_from([real(p) for p, _ in missing])
+            raise SourceMissing("; ".join(f"{shown(p)}: {why}" for p, why in missing) + (
+                f" — nothing was changed: the {len(held)} documents indexed from there are kept "
+                "(`qa index --prune` drops them)" if held else " — nothing was indexed"))
+        sources, skipped = collect(paths, follow_links)
         names = {s.doc for s in sources}
-        roots = [p.resolve() for p in paths]
-        with self._lock:
-            known = self.store.documents()
-        gone = [doc for doc, info in known.items()
-                if doc not in names and _from(Path(info.get("source", "/")), roots)]
+        roots = [real(p) for p in paths]
+        gone = [doc for doc in self._documents_from(roots) if doc not in names]
         report = self._apply(sources, gone, progress)
         report.skipped[:0] = skipped
         return report
 
+    def _documents_from(self, roots: list[Path]) -> list[str]:
+        """The documents whose source file is one of `roots` or lies below one of them."""
+        with self._lock:
+            known = self.store.documents()
+        return [doc for doc, info in known.items() if _from(Path(info.get("source", "/")), roots)]
+
     def add(self, files: Iterable[Path | str], progress: bool = False, prefix: str = "") -> UpdateReport:
         """Add or replace single files, named `prefix` + their file name; other documents stay."""
-        sources = [Source(prefix + Path(f).name, Path(f).resolve()) for f in files]
+        sources = [Source(shown(prefix + Path(f).name), Path(f).resolve()) for f in files]
         return self._apply(sources, [], progress)
 
     def remove(self, docs: Sequence[str]) -> UpdateReport:
@@ -191,6 +229,7 @@ class Index:
 
     def _apply_locked(self, sources: list[Source], gone: list[str], progress: bool) -> UpdateReport:
         started = time.perf_counter()
+        check_data_dir(self.data_dir)  # before any embedding
         report = UpdateReport(removed=list(gone))
         known = self.store.documents()
         chunking = self.manifest.get("chunking") if self.manifest.get("chunking") in CHUNKERS else CHUNKING
@@ -203,22 +242,22 @@ class Index:
                 if not stale and known.get(source.doc, {}).get("sha256") == sha:
                     report.unchanged.append(source.doc)
                     continue
-                text = read_document(source.path)
+                sections = read_sections(source.path, self.limits)
             except (UnreadableDocument, OSError) as exc:
-                report.skipped.append((str(source.path), str(exc) if isinstance(exc, UnreadableDocument)
+                report.skipped.append((shown(source.path), str(exc) if isinstance(exc, UnreadableDocument)
                                        else f"cannot read: {exc}"))
                 continue
-            title, passages = CHUNKERS[chunking](text, source.doc, self.embedder.count_tokens,
+            title, passages = CHUNKERS[chunking](sections, source.doc, self.embedder.count_tokens,
                                                  self.embedder.max_tokens)
             if not passages:
-                report.skipped.append((str(source.path), "no paragraphs of text"))
+                report.skipped.append((shown(source.path), "no paragraphs of text"))
                 continue
             (report.updated if source.doc in known else report.added).append(source.doc)
             changed[source.doc] = {"sha256": sha, "title": title, "source": str(source.path),
                                    **counts(passages)}
             new_passages.extend(passages)
         dropped = [doc for doc in gone if doc in known and doc not in changed]
-        if not changed and not dropped and self.store.meta() is not None and not stale:
+        if not changed and not dropped and not stale:  # nothing to write (a new index stays unwritten)
             report.seconds = time.perf_counter() - started
             return report
         vectors = self._embed([p.text for p in new_passages], progress)

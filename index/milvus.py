@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .files import to_json
 from .lexical import RRF_C, terms
 from .passage import Passage
 from .store import from_record, record
@@ -117,6 +118,12 @@ class MilvusStore:
         it.close()
         return found
 
+    def document(self, doc: str) -> dict | None:
+        if not self._ready() or doc == META:
+            return None
+        rows = self._client.get(self._documents, ids=[doc], output_fields=["info"])
+        return json.loads(rows[0]["info"]) if rows else None
+
     def _hits(self, result) -> list[int]:
         """The ids of a search's hits; their fields are kept for the `passages` and `vectors` calls
         that follow a search (one round trip instead of three)."""
@@ -200,7 +207,7 @@ class MilvusStore:
         stale = [d for d in gone if d not in documents]
         if stale:
             self._client.delete(self._documents, ids=stale)
-        entries = [{"doc": d, "info": json.dumps(info, ensure_ascii=False), "unused": [0.0, 0.0]}
+        entries = [{"doc": d, "info": to_json(info), "unused": [0.0, 0.0]}
                    for d, info in [*documents.items(), (META, meta)]]
         for i in range(0, len(entries), BATCH):
             self._client.upsert(self._documents, entries[i:i + BATCH])

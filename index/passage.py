@@ -20,10 +20,33 @@ class Passage:
     start: int = 0  # character span of the paragraph in the decoded source text
     end: int = 0
     part: int = 0  # 0 for a whole paragraph; 1, 2, ... for the parts of a split long one
+    # Where a reader finds it, in the format's own terms: "p. 12", "slide 4", "Facts, row 3",
+    # "“Subject”, 2 Jan 2026", "ch. 2: Title", "§ Heading"; "" when the format has none (plain text).
+    # Optional, so indexes written before it load; `page` is the PDF page or slide to open at.
+    location: str = ""
+    page: int = 0
 
     @property
     def ref(self) -> str:
         return f"{self.doc} ¶{self.paragraph}"
+
+    @property
+    def where(self) -> str:
+        """The location a reader looks for, else the paragraph number.
+
+        >>> Passage("r.pdf", "T", 9, "x", location="p. 12").where, Passage("a.txt", "T", 4, "x").where
+        ('p. 12', '¶4')
+        """
+        return self.location or f"¶{self.paragraph}"
+
+    @property
+    def place(self) -> str:
+        """Document and location, as the CLI shows a citation.
+
+        >>> Passage("decks/q3.pptx", "T", 5, "x", location="slide 4").place
+        'decks/q3.pptx — slide 4'
+        """
+        return f"{self.doc} — {self.where}"
 
     def with_score(self, score: float) -> "Passage":
         return replace(self, score=float(score))

@@ -47,14 +47,16 @@ def is_heading_line(line: str) -> bool:
     return 0 < len(words) <= 12 and len(line) <= 100 and line[-1] not in ".!?,;:…\"'”’»)]"
 
 
-def split_paragraphs(text: str, default_title: str = "") -> tuple[str, list[Paragraph]]:
+def split_paragraphs(text: str, default_title: str = "", marked: bool = False) -> tuple[str, list[Paragraph]]:
     """Return (document title, paragraphs). The title is the leading heading, else `default_title`.
+    `marked`: the headings are exactly the '#' lines (as the Office, e-book and web readers write
+    them) and every other block is a paragraph; otherwise short lines are guessed to be headings.
 
     >>> title, paras = split_paragraphs("Big news\\n\\nIt rained. A lot.\\n\\nMore drums\\nIt stopped.")
     >>> title, [(p.number, p.title, p.text) for p in paras]
     ('Big news', [(1, 'Big news', 'It rained. A lot.'), (2, 'More drums', 'It stopped.')])
     """
-    units = _units(text)
+    units = _marked_units(text) if marked else _units(text)
     title = default_title
     if len(units) > 1 and units[0].heading:
         title = units[0].text
@@ -69,6 +71,21 @@ def split_paragraphs(text: str, default_title: str = "") -> tuple[str, list[Para
             number += 1
             out.append(Paragraph(number, section, body, unit.start, unit.end))
     return title, out
+
+
+def _marked_units(text: str) -> list[_Unit]:
+    """Blocks as units, each '#' line a heading.
+
+    >>> [(u.text, u.heading) for u in _marked_units("# Sales\\n\\nUp 5%\\n\\nShort line")]
+    [('Sales', True), ('Up 5%', False), ('Short line', False)]
+    """
+    units = []
+    for block in _blocks(text):
+        for start, end, line in block:
+            heading = bool(_MD_HEADING.match(line))
+            body = normalize_space(_MD_HEADING.sub("", line)) if heading else line
+            units.append(_Unit(start, end, body, heading))
+    return units
 
 
 def _units(text: str) -> list[_Unit]:

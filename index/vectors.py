@@ -8,10 +8,11 @@ The thresholds were measured with `bench/scale.py` (docs/scale.md): exact search
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
+
+from .files import commit
 
 EXACT_BELOW = 50_000  # vectors; above, IVF-SQ8
 RETRAIN_GROWTH = 4  # an IVF index built for n vectors is retrained once it holds more than 4 n
@@ -125,9 +126,7 @@ class VectorIndex:
 
         tmp = path.with_name(path.name + ".tmp")
         faiss.write_index(self._index, str(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        commit(tmp, path)  # fsync the file, rename, fsync the folder (index/files.py)
 
     @classmethod
     def load(cls, path: Path) -> "VectorIndex":

@@ -16,7 +16,8 @@ class Citation:
 
     def to_dict(self) -> dict:
         p = self.passage
-        return {"n": self.n, "doc": p.doc, "title": p.title, "paragraph": p.paragraph, "text": p.text}
+        return {"n": self.n, "doc": p.doc, "title": p.title, "paragraph": p.paragraph, "location": p.location,
+                "page": p.page, "text": p.text}
 
 
 @dataclass(frozen=True)

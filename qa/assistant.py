@@ -8,7 +8,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from index import Embedder, Index, IndexMissing, Passage, SentenceTransformerEmbedder
-from index.clean import sentences
+from index.clean import sentences, valid_text
 
 from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
@@ -72,7 +72,8 @@ class Assistant:
         """Search for a question (made self-contained from `history`, the earlier questions).
         `search` overrides the settings' search mode ("hybrid", "dense" or "lexical") for this call."""
         started = time.perf_counter()
-        question = " ".join(question.split())
+        question = " ".join(valid_text(question).split())
+        history = [valid_text(h) for h in history]
         if not question:
             raise ValueError("the question is empty")
         query = standalone(question, history)
@@ -290,8 +291,8 @@ def open_index(settings: Settings, embedder: Embedder | None = None, progress: b
     """The index in `settings.data_dir`; when there is none yet, build it from `settings.seeds`."""
     embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
     try:
-        return Index.open(settings.data_dir, embedder, store=settings.store)
+        return Index.open(settings.data_dir, embedder, store=settings.store, limits=settings.limits)
     except IndexMissing:
-        index = Index.open(settings.data_dir, embedder, create=True, store=settings.store)
+        index = Index.open(settings.data_dir, embedder, create=True, store=settings.store, limits=settings.limits)
         index.sync([settings.seeds], progress=progress)
         return index

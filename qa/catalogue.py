@@ -2,7 +2,8 @@
 
 `ensure(profile)` assembles the chunks once into the cache folder, hashing while it writes, and
 renames the file into place only when its SHA-256 matches; a stamp beside it records the check
-so later runs do not hash 1 GB again.
+so later runs do not hash 1 GB again: they compare size and mtime and re-hash the first and last
+MiB (`_stamp_ok`).
 """
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ class Status:
 
 
 def status(profile: Profile, cache_dir: Path) -> Status:
-    """What is on disk for `profile`, without hashing anything."""
+    """What is on disk for `profile`; reads at most the first and last MiB of the file."""
     path = Path(cache_dir) / profile.filename
     found = sum(profile.part_path(n) is not None for n in range(1, profile.parts + 1))
     return Status(profile, path, found, path.is_file(), _stamp_ok(path, profile))
@@ -142,21 +143,39 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(path.name + ".verified")
 
 
+EDGE = 1 << 20  # the stamp re-hashes the first and last MiB of the file on every load
+
+
+def _edges_hash(path: Path) -> str:
+    """SHA-256 of the size and the first and last `EDGE` bytes: 2 MiB read, milliseconds, where a
+    GGUF keeps its header, tensor index and last weights."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(str(size).encode())
+        digest.update(fh.read(EDGE))
+        fh.seek(max(0, size - EDGE))
+        digest.update(fh.read(EDGE))
+    return digest.hexdigest()
+
+
 def _write_stamp(path: Path, profile: Profile) -> None:
     st = path.stat()
     _stamp_path(path).write_text(json.dumps({"sha256": profile.sha256, "size": st.st_size,
-                                             "mtime_ns": st.st_mtime_ns}))
+                                             "mtime_ns": st.st_mtime_ns, "edges": _edges_hash(path)}))
 
 
 def _stamp_ok(path: Path, profile: Profile) -> bool:
-    """True when the file is the one that was hashed: same size and mtime as when it was checked."""
+    """True when the file is the one that was hashed in full: same size and mtime as when it was
+    checked, and the same first and last MiB (re-hashed now, so an edit that restores the mtime
+    is still caught there; a change in the middle with the mtime restored is not)."""
     try:
         stamp = json.loads(_stamp_path(path).read_text())
         st = path.stat()
+        return (stamp.get("sha256") == profile.sha256 and stamp.get("size") == st.st_size == profile.size
+                and stamp.get("mtime_ns") == st.st_mtime_ns and stamp.get("edges") == _edges_hash(path))
     except (OSError, ValueError):
         return False
-    return (stamp.get("sha256") == profile.sha256 and stamp.get("size") == st.st_size == profile.size
-            and stamp.get("mtime_ns") == st.st_mtime_ns)
 
 
 def resolve_gguf(model_path: str, profile: str, cache_dir: Path, progress: bool = True) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from index import DEFAULT_EMBEDDER, default_data_dir
 from index.lexical import MODES
+from index.readers import Limits
 from index.store import store_kind
 
 from .errors import SettingsError
@@ -55,6 +56,15 @@ class Settings:
     max_question_tokens: int = 200  # longer questions are trimmed, with a note
     n_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     temperature: float = 0.0
+    # what one file may cost to read; over a limit it is refused with the reason (index/readers.py)
+    max_file_mb: int = 50  # size on disk (and of an upload)
+    max_unpacked_mb: int = 200  # decompressed size of a .docx/.pptx/.xlsx/.odt/.epub (zip bombs)
+    max_pages: int = 2000  # PDF pages, slides, e-book chapters, e-mails in an mbox
+    max_rows: int = 100_000  # spreadsheet and CSV rows
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_file_mb, self.max_unpacked_mb, self.max_pages, self.max_rows)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -94,6 +104,8 @@ class Settings:
             raise SettingsError(f"n_ctx must be at least 512, not {self.n_ctx}")
         if not 16 <= self.max_tokens <= self.n_ctx // 2:
             raise SettingsError(f"max_tokens must be between 16 and n_ctx/2 ({self.n_ctx // 2}), not {self.max_tokens}")
+        if min(self.max_file_mb, self.max_unpacked_mb, self.max_pages, self.max_rows) < 1:
+            raise SettingsError("max_file_mb, max_unpacked_mb, max_pages and max_rows must be at least 1")
         if self.n_threads < 1:
             raise SettingsError(f"n_threads must be at least 1, not {self.n_threads}")
         return self

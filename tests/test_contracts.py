@@ -107,6 +107,26 @@ def test_store_replaces_and_removes_documents_and_persists(store_at, tmp_path):
     assert again.passages(again.dense(unit(1, seed=2)[0], 3))[0].doc == "a.txt"
 
 
+def test_store_keeps_locations_and_exact_source_names(store_at):
+    """A passage's location and page (issue 15) and a source path that is not UTF-8 (issue 14)
+    come back as they went in, after a reopen, from every way of reading."""
+    import os
+    from dataclasses import replace
+
+    store, vectors = store_at(), unit(4)
+    places = [("p. 1", 1), ("p. 2", 2), ("slide 3", 3), ("", 0)]
+    located = [replace(p, location=loc, page=page) for p, (loc, page) in zip(passages_of("r.pdf"), places)]
+    source = os.fsdecode(b"/docs/caf\xe9/r.pdf")  # a lone surrogate, as os.fsdecode carries a Latin-1 byte
+    store.update([], located, vectors, {"r.pdf": {"sha256": "1", "source": source}}, META)
+    again = store_at()
+    assert [(p.location, p.page) for p in again.passages(again.ids())] == places
+    assert [(p.location, p.page) for p in again.in_document("r.pdf")] == places
+    best = again.passages(again.dense(vectors[1], 1))[0]
+    assert (best.text, best.location, best.page) == (TEXTS[1], "p. 2", 2)
+    assert again.document("r.pdf") == {"sha256": "1", "source": source} == again.documents()["r.pdf"]
+    assert again.document("nope.pdf") is None
+
+
 def test_index_runs_on_the_store(store_at, tmp_path, seed_corpus, monkeypatch):
     """The `Index` API end to end on each store: build, search every mode, add, remove, reopen."""
     import index.index as module

@@ -7,7 +7,7 @@ import pytest
 from index import EmbedderMismatch, Index, IndexMissing, Passage
 from index.vectors import VectorIndex
 
-from .fakes import HashEmbedder
+from .fakes import HashEmbedder, write_v1_index
 
 
 def test_vector_index_adds_and_removes_ids_in_both_kinds(monkeypatch):
@@ -249,23 +249,13 @@ def test_lexical_index_follows_updates(seed_index, tmp_path):
 
 
 def test_an_index_in_the_old_format_is_moved_into_the_store_once(tmp_path, embedder, capsys):
-    import faiss
-
     old = tmp_path / "old"
     old.mkdir()
     passages = [Passage("a.txt", "A", 1, "Apples grow on trees."), Passage("a.txt", "A", 2, "Pears too."),
                 Passage("b.md", "Boats", 1, "Boats float on the harbour water.", 0.0, 7, 40)]
-    vectors = embedder.embed([p.text for p in passages])
-    flat = faiss.IndexFlatIP(vectors.shape[1])
-    flat.add(vectors)
-    faiss.write_index(flat, str(old / "vectors-3.faiss"))
-    (old / "passages-3.jsonl").write_text("".join(json.dumps(p.to_dict()) + "\n" for p in passages))
     documents = {"a.txt": {"sha256": "1", "title": "A", "source": "/x/a.txt"},
                  "b.md": {"sha256": "2", "title": "Boats", "source": "/x/b.md"}}
-    (old / "manifest.json").write_text(json.dumps({
-        "format": 1, "generation": 3, "chunking": "paragraphs-v1", "vectors": "vectors-3.faiss",
-        "passages": "passages-3.jsonl", "count": 3, "embedder": {"name": embedder.name, "dim": 256},
-        "documents": documents}))
+    write_v1_index(old, passages, embedder.embed([p.text for p in passages]), documents, embedder)
     embedder.embedded.clear()
     index = Index.open(old, embedder)
     assert "new store format" in capsys.readouterr().err

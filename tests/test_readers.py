@@ -3,6 +3,8 @@ import pytest
 from index.errors import UnreadableDocument
 from index.readers import decode, html_to_text, read_document
 
+from .formats import tiny_pdf
+
 TEXT = "Café in Kyiv — “quoted” text.\nSecond line."
 
 
@@ -48,25 +50,5 @@ def test_html_visible_text_only():
 
 def test_pdf_text(tmp_path):
     path = tmp_path / "doc.pdf"
-    path.write_bytes(_tiny_pdf("Sevastopol harbour report"))
+    path.write_bytes(tiny_pdf(["Sevastopol harbour report"]))
     assert "Sevastopol harbour report" in read_document(path)
-
-
-def _tiny_pdf(text: str) -> bytes:
-    """A one-page PDF with `text`, built by hand with a correct cross-reference table."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
-    for i, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)

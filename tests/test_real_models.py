@@ -4,6 +4,7 @@ Slow: about a minute on 2 cores. `make test` runs them; `pytest -m "not slow"` s
 """
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -129,3 +130,28 @@ def test_qa_eval_on_the_seed_article_set(tmp_path):
         assert section["summary"][f"hit@{report['k']}"] >= 0.5  # one short article: retrieval rarely misses
     assert (tmp_path / "out" / "report.md").read_text().count("|") > 40
     assert (tmp_path / "out" / "latency.png").exists()
+
+
+def test_office_documents_indexed_and_cited_at_their_location(tmp_path):
+    """`qa index` on a folder of every format plus bad files (each refused with its reason), then
+    the real model answers from a slide and from a spreadsheet row, cited at that slide and row."""
+    from .formats import BAD_FILES, FACTS, write_all, write_bad
+
+    folder = write_all(tmp_path / "docs")
+    write_bad(folder / "bad")
+    env = {**os.environ, "QA_DATA_DIR": str(tmp_path / "data"), "QA_SEEDS": str(folder)}
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", str(folder)], capture_output=True, text=True,
+                         env=env, check=True, timeout=600)
+    assert f"{len(FACTS)} documents" in out.stdout
+    for name, (_write, reason) in BAD_FILES.items():
+        assert any(line.startswith("skipped ") and f"{name}:" in line and reason in line
+                   for line in out.stderr.splitlines()), (name, out.stderr)
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "--json", "When was the ferry Saga Blue retired?"],
+                         capture_output=True, text=True, env=env, check=True, timeout=600)
+    data = json.loads(out.stdout)
+    assert "March" in data["answer"] and not data["abstained"]
+    assert [(c["doc"], c["location"], c["page"]) for c in data["citations"]] == [("deck.pptx", "slide 2", 2)]
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "ask", "Which quay was the busiest in 2024?"],
+                         capture_output=True, text=True, env=env, check=True, timeout=600)
+    sources = out.stdout.split("Sources:")[-1]
+    assert "Rosmer" in out.stdout and re.search(r"^\[\d\] figures\.xlsx — Tonnage, row 3 — ", sources, re.M), out.stdout

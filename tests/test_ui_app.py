@@ -73,7 +73,7 @@ def test_upload_checks_type_and_size_and_indexes_the_rest(app, tmp_path):
     empty.write_bytes(b"")
     status, rows, choices = app.upload([str(good), str(exe), str(big), str(empty)])
     assert "✓ notes\\.md: indexed" in status
-    assert "tool\\.exe: only" in status and "big\\.txt: larger than 50 MB" in status
+    assert "tool\\.exe: unsupported file type \\.exe; only" in status and "big\\.txt: larger than 50 MB" in status
     assert "empty\\.txt: empty file" in status
     assert ["Notes", "uploads/notes.md", 1] in rows
     assert not (app.uploads / "empty.txt").exists() and not (app.uploads / "tool.exe").exists()

@@ -38,7 +38,12 @@ def test_sources_show_cited_paragraph_with_highlight_and_uncited_apart():
 def test_document_text_is_escaped_in_sources():
     html = sources_html(answer(), TITLES, no_neighbours)
     assert "<img" not in html and "<script" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<a " not in html  # markdown links stay text: the panel is HTML, not Markdown
+    # markdown links stay text (the panel is HTML, not Markdown); the one link per source is ours
+    import re
+
+    links = re.findall(r"<a [^>]*>", html)
+    assert links and all(re.fullmatch(r'<a class="qa-open" href="documents/[^"<>]+" target="_blank" '
+                                      r'rel="noopener noreferrer">', a) for a in links)
 
 
 def test_abstention_cites_nothing_and_shows_related_passages():
@@ -92,3 +97,9 @@ def test_confidence_is_said_in_words_under_the_answer():
     declined = answer_chat(replace(answer("The documents do not say.", abstained=True), confidence=0.08))
     assert "found no answer in the passages" in declined
     assert "Confidence" not in answer_chat(answer())  # no score (a generator without probabilities): nothing said
+
+
+def test_locations_from_documents_are_escaped():
+    hostile = Passage("mail.eml", "S", 2, "Doctor No is Lavrov.", location="“<img src=x onerror=alert(1)>”, 2 Mar 2026")
+    html = sources_html(answer(passages=(hostile,)), TITLES, lambda p: (hostile, None))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html

@@ -2,20 +2,24 @@
 what the page shows is built by the pure functions in `ui/format.py`."""
 from __future__ import annotations
 
+import html
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
-from index import Index, SearchIndexError
-from index.readers import MAX_BYTES, SUPPORTED
+from index import Index, SearchIndexError, SourceMissing
+from index.build import file_hash
+from index.clean import valid_text
 from index.lexical import MODES
+from index.readers import SUPPORTED
 from qa import Answer, Assistant, QAError, Settings
 from qa.catalogue import PROFILES, status
 from qa.prompt import SEED_QUESTION
 
-from .format import answer_chat, chat_text, draft_chat, found_html, sources_html
+from .format import DOCUMENT_ROUTE, answer_chat, chat_text, draft_chat, found_html, sources_html
 
 ALLOWED = SUPPORTED  # what the readers read (index/readers.py), so an upload and a folder agree
-MAX_UPLOAD = MAX_BYTES
+MAX_UPLOAD = Settings.max_file_mb * 2**20  # the default; each app uses its settings' limit
 EXAMPLES = [SEED_QUESTION, 'Who is nicknamed "Doctor No"?',
             "What did Putin privately tell George W. Bush in 2008?"]
 CSS = """
@@ -25,7 +29,13 @@ CSS = """
 .qa-source mark { background: #fde68a; color: inherit; padding: 0 2px; }
 .qa-neighbour { opacity: 0.75; }
 .qa-warning { color: #b45309; font-weight: 600; }
+.qa-open { font-weight: 400; font-size: 0.9em; margin-left: 6px; }
 """
+TEXT_VIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+
+
+class NotServed(LookupError):
+    """The document route refuses: not an indexed document, gone, changed, or not a file."""
 
 
 class ChatApp:
@@ -35,6 +45,7 @@ class ChatApp:
         self.settings = settings
         self.index = index
         self.uploads = Path(settings.data_dir) / "uploads"
+        self.max_upload = settings.max_file_mb * 2**20
         self._assistants: dict[str, Assistant] = {}
         self._generator = generator  # tests may inject one; else each profile loads its GGUF
 
@@ -57,7 +68,9 @@ class ChatApp:
         final answer is marked as a draft until its citations are checked."""
         import gradio as gr
 
-        question = (message or "").strip()
+        question = valid_text(message or "").strip()
+        history = [{**m, "content": valid_text(m["content"])} if isinstance(m.get("content"), str) else m
+                   for m in history]
         if not question:
             raise gr.Error("Type a question first.")
         earlier = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
@@ -90,9 +103,10 @@ class ChatApp:
             path = Path(getattr(f, "name", f))
             name = path.name
             if path.suffix.lower() not in ALLOWED:
-                lines.append(f"✗ {chat_text(name)}: only {', '.join(ALLOWED)} files can be indexed")
-            elif path.stat().st_size > MAX_UPLOAD:
-                lines.append(f"✗ {chat_text(name)}: larger than {MAX_UPLOAD // 2**20} MB")
+                lines.append(f"✗ {chat_text(name)}: unsupported file type {chat_text(path.suffix or '(none)')}; "
+                             f"only {', '.join(ALLOWED)} files can be indexed")
+            elif path.stat().st_size > self.max_upload:
+                lines.append(f"✗ {chat_text(name)}: larger than {self.max_upload // 2**20} MB")
             else:
                 target = self.uploads / name
                 shutil.copyfile(path, target)
@@ -125,6 +139,43 @@ class ChatApp:
             (self.uploads / doc.removeprefix("uploads/")).unlink(missing_ok=True)
         return f"- removed {chat_text(doc)}", *self.documents()
 
+    # -- the originals, opened from a citation ---------------------------------------------------------
+    def original(self, doc: str) -> Path:
+        """The file an indexed document was read from, if it is still the one indexed. Only names
+        in the index are looked up (never a path from the request), nothing inside the data folder
+        but uploads is served, and a file changed or replaced since indexing is refused."""
+        info = self.index.document(doc)
+        if info is None or not info.get("source"):
+            raise NotServed("not an indexed document")
+        try:
+            real = Path(info["source"]).resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise NotServed("the original file is gone") from exc
+        data_dir, uploads = Path(self.settings.data_dir).resolve(), self.uploads.resolve()
+        if (real == data_dir or data_dir in real.parents) and uploads not in real.parents:
+            raise NotServed("not an indexed document")
+        if not real.is_file() or file_hash(real) != info.get("sha256"):
+            raise NotServed("the original has changed since it was indexed: re-index it")
+        return real
+
+    def text_view(self, doc: str) -> str:
+        """The indexed text of a document as a page, each paragraph an anchor (#p7) with its location."""
+        self.original(doc)
+        title = self.index.document(doc).get("title") or doc
+        rows, heading = [], None
+        for p in self.index.in_document(doc):
+            if p.title != heading and p.title != title:
+                rows.append(f"<h2>{html.escape(p.title)}</h2>")
+            heading = p.title
+            anchor = f' id="p{p.paragraph}"' if p.part <= 1 else ""
+            rows.append(f'<p{anchor}><small>{html.escape(p.where)}</small> {html.escape(p.text)}</p>')
+        return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+                "<style>body{font:16px/1.5 sans-serif;max-width:46em;margin:2em auto;padding:0 1em}"
+                "small{color:#666;margin-right:.5em}:target{background:#fde68a}</style></head><body>"
+                f"<h1>{html.escape(title)}</h1><p><small>{html.escape(doc)} — the text as indexed · "
+                f'<a href="{html.escape(quote(Path(doc).name))}?download=1">download the original</a></small></p>'
+                f'{"".join(rows)}</body></html>')
+
     def documents(self):
         import gradio as gr
 
@@ -156,7 +207,7 @@ def build(app: ChatApp):
             with gr.Column(scale=2, min_width=280):
                 sources = gr.HTML("<p>Sources appear here.</p>", label="Sources", elem_id="sources")
         with gr.Accordion("Documents", open=False, elem_id="documents"):
-            files = gr.File(label=f"Add {', '.join(ALLOWED)} files ({MAX_UPLOAD // 2**20} MB at most each)",
+            files = gr.File(label=f"Add {', '.join(ALLOWED)} files ({app.max_upload // 2**20} MB at most each)",
                             file_count="multiple",
                             file_types=list(ALLOWED), elem_id="upload")
             status_md = gr.Markdown(elem_id="upload-status")
@@ -195,13 +246,45 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generat
     from qa import open_index
 
     index = open_index(settings)
-    report = index.sync([settings.seeds], progress=True)
-    if report.changed:
-        print(f"index: {report.summary()}")
+    try:
+        report = index.sync([settings.seeds], progress=True)
+    except SourceMissing as exc:  # e.g. seeds/ on a drive not mounted: serve the index as it is
+        print(f"index not updated: {exc}")
+    else:
+        if report.changed:
+            print(f"index: {report.summary()}")
+        for path, reason in report.skipped:
+            print(f"skipped {path}: {reason}")
     app = ChatApp(settings, index, generator)
     demo = build(app)
     demo.queue(default_concurrency_limit=1, max_size=16)
-    demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_UPLOAD,
-                blocked_paths=[str(Path(settings.data_dir).resolve())], css=CSS, prevent_thread_lock=not block,
+    demo.launch(server_name=host, server_port=port, share=False, max_file_size=app.max_upload,
+                blocked_paths=[str(Path(settings.data_dir).resolve())], css=CSS, prevent_thread_lock=True,
                 show_error=True, footer_links=[])
+    add_document_route(demo.server_app, app)
+    if block:
+        demo.block_thread()
     return demo, app
+
+
+def add_document_route(server, app: ChatApp) -> None:
+    """GET /documents/<doc>: the original of an indexed document — a PDF inline (the browser's
+    viewer opens it at #page=N), any other format as its indexed text (`?view=text`, #pN at the
+    paragraph) or as a download (`?download=1`). Nothing but indexed documents is served."""
+    from fastapi.responses import FileResponse, HTMLResponse, PlainTextResponse
+
+    def document(doc: str, view: str = "", download: str = ""):
+        try:
+            if view == "text":
+                return HTMLResponse(app.text_view(doc), headers={"Content-Security-Policy": TEXT_VIEW_CSP,
+                                                                 "X-Content-Type-Options": "nosniff"})
+            path = app.original(doc)
+        except NotServed as exc:
+            return PlainTextResponse(str(exc), status_code=404)
+        if path.suffix.lower() == ".pdf" and not download:
+            return FileResponse(path, media_type="application/pdf", content_disposition_type="inline",
+                                filename=path.name, headers={"X-Content-Type-Options": "nosniff"})
+        return FileResponse(path, media_type="application/octet-stream", filename=path.name,
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    server.add_api_route(f"/{DOCUMENT_ROUTE}/{{doc:path}}", document, methods=["GET"])

@@ -14,6 +14,10 @@ from qa.prompt import SEED_QUESTION
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(getattr(args, "question", None), str):  # bytes not UTF-8 arrive as surrogate escapes
+        from index.clean import valid_text
+
+        args.question = valid_text(args.question)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -54,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", parents=[common], help="build or update the index (default: seeds/)")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the seed folder)")
     p.add_argument("--rebuild", action="store_true", help="start from an empty index")
+    p.add_argument("--prune", action="store_true",
+                   help="drop the documents of a path that no longer exists (else such a path is refused)")
+    p.add_argument("--follow-links", action="store_true",
+                   help="follow symlinks that point outside the indexed folder (not followed by default)")
     p.set_defaults(run=cmd_index)
 
     p = sub.add_parser("search", parents=[common, searching], help="show the passages that best match a question")
@@ -103,6 +111,7 @@ def settings_from(args):
 
 def cmd_index(args) -> int:
     from index import Index, SentenceTransformerEmbedder
+    from index.build import shown
 
     s = settings_from(args)
     embedder = SentenceTransformerEmbedder(s.embedder)
@@ -113,11 +122,15 @@ def cmd_index(args) -> int:
 
         open_store(s.store, s.data_dir).clear()
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    index = Index.open(s.data_dir, embedder, create=True, store=s.store)
-    report = index.sync(args.paths or [s.seeds], progress=True)
+    index = Index.open(s.data_dir, embedder, create=True, store=s.store, limits=s.limits)
+    report = index.sync(args.paths or [s.seeds], progress=True, prune=args.prune, follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
-    print(f"{s.data_dir}: {len(index.documents())} documents, {len(index)} passages "
+    if not (report.added or report.updated or report.unchanged or report.removed):  # found nothing readable
+        print(f"qa: error: nothing was indexed: no readable document under {', '.join(map(shown, args.paths or [s.seeds]))}",
+              file=sys.stderr)
+        return 1
+    print(f"{shown(s.data_dir)}: {len(index.documents())} documents, {len(index)} passages "
           f"({report.summary()})")
     return 0
 
@@ -131,7 +144,7 @@ def cmd_search(args) -> int:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
     for i, p in enumerate(passages, start=1):
-        print(f"[{i}] {p.ref}  score {p.score:.3f}  {p.title}\n    {_shorten(p.text, 400)}")
+        print(f"[{i}] {p.place}  score {p.score:.3f}  {p.title}\n    {_shorten(p.text, 400)}")
     if not passages:
         print("no passages (is the index empty?)")
     return 0
@@ -163,7 +176,7 @@ def cmd_ask(args) -> int:
     if answer.citations:
         print("\nSources:")
         for c in answer.citations:
-            print(f'[{c.n}] {c.passage.ref} — "{_shorten(c.passage.text, 300)}"')
+            print(f'[{c.n}] {c.passage.place} — "{_shorten(c.passage.text, 300)}"')
     t = answer.timings
     first = f"{t.first_token_s:.1f} s to first token, " if t.first_token_s is not None else ""
     print(f"\n({first}{t.total_s:.1f} s in all; {t.prompt_tokens} prompt tokens, "

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import PurePosixPath
 from typing import Callable, Sequence
+from urllib.parse import quote
 
 from index import Passage
 from index.clean import sentences
@@ -28,13 +30,41 @@ def chat_text(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
 
 
+DOCUMENT_ROUTE = "documents"  # ui/app.py serves the indexed originals under /documents/<doc>
+
+
 def doc_label(passage: Passage, titles: dict[str, str]) -> str:
-    """'Document title — ¶4' (the document's own title, else its file name).
+    """'report.pdf — p. 12' where the format has locations (page, slide, row, e-mail, chapter,
+    heading), else 'Document title — ¶4' (the document's own title, else its file name).
 
     >>> doc_label(Passage("a.txt", "Sec", 4, "x"), {"a.txt": "News"})
     'News — ¶4'
+    >>> doc_label(Passage("in/report.pdf", "Sec", 9, "x", location="p. 12", page=12), {})
+    'report.pdf — p. 12'
     """
+    if passage.location:
+        return f"{PurePosixPath(passage.doc).name} — {passage.location}"
     return f"{titles.get(passage.doc) or passage.doc} — ¶{passage.paragraph}"
+
+
+def open_href(passage: Passage) -> str:
+    """Where the chat opens the original at the passage: a PDF at its page, any other document as
+    its indexed text at the paragraph (relative, so it works under any root path).
+
+    >>> open_href(Passage("in/report 1.pdf", "T", 9, "x", location="p. 12", page=12))
+    'documents/in/report%201.pdf#page=12'
+    >>> open_href(Passage("deck.pptx", "T", 5, "x", location="slide 4", page=4))
+    'documents/deck.pptx?view=text#p5'
+    """
+    path = f"{DOCUMENT_ROUTE}/{quote(passage.doc)}"
+    if passage.doc.lower().endswith(".pdf"):
+        return f"{path}#page={passage.page or 1}"
+    return f"{path}?view=text#p{passage.paragraph}"
+
+
+def open_link(passage: Passage) -> str:
+    return (f' <a class="qa-open" href="{html.escape(open_href(passage))}" target="_blank" '
+            f'rel="noopener noreferrer">open ↗</a>')
 
 
 def highlight(text: str, evidence: Sequence[str]) -> str:
@@ -75,12 +105,13 @@ def sources_html(answer: Answer, titles: dict[str, str],
     for c in answer.citations:
         evidence = [s.evidence for s in answer.support if c.n in s.cited and s.evidence]
         before, after = neighbours(c.passage)
-        context = "".join(f'<p class="qa-neighbour"><small>¶{p.paragraph}</small> {html.escape(p.text)}</p>'
+        context = "".join(f'<p class="qa-neighbour"><small>{html.escape(p.where)}</small> {html.escape(p.text)}</p>'
                           for p in (before, after) if p is not None)
-        section = "" if c.passage.title == titles.get(c.passage.doc) else f" · {html.escape(c.passage.title)}"
+        shown = c.passage.title == titles.get(c.passage.doc) or c.passage.location == f"§ {c.passage.title}"
+        section = "" if shown else f" · {html.escape(c.passage.title)}"
         out.append(
             f'<div class="qa-source" id="source-{c.n}"><div class="qa-source-head">[{c.n}] '
-            f"{html.escape(doc_label(c.passage, titles))}<small>{section}</small></div>"
+            f"{html.escape(doc_label(c.passage, titles))}<small>{section}</small>{open_link(c.passage)}</div>"
             f'<p class="qa-source-text">{highlight(c.passage.text, evidence)}</p>'
             + (f"<details><summary>Neighbouring paragraphs</summary>{context}</details>" if context else "")
             + "</div>")
@@ -104,10 +135,10 @@ def support_html(answer: Answer) -> str:
         return ""
     rows = []
     for s in answer.support:
-        where = ", ".join(f"[{n}] ¶{answer.passages[n - 1].paragraph}" for n in s.cited
+        where = ", ".join(f"[{n}] {answer.passages[n - 1].where}" for n in s.cited
                           if 1 <= n <= len(answer.passages))
         similarity = f", similarity {s.similarity:.2f}" if s.similarity is not None else ""
-        verdict = (f"✓ supported by {where}" if s.supported else "✗ not supported by any passage shown")
+        verdict = (f"✓ supported by {html.escape(where)}" if s.supported else "✗ not supported by any passage shown")
         rows.append(f'<li class="{"qa-ok" if s.supported else "qa-warning"}">{html.escape(s.sentence)} '
                     f"<small>— {verdict} ({s.score:.0%} of its words found{similarity})</small></li>")
     ok = sum(s.supported for s in answer.support)
