@@ -48,11 +48,12 @@ def main() -> None:
     corpus, questions = load_set(args.set_dir)
     chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
     index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
-    lexical, passages = index._lexical_index(), index.passages
+    store = index.store
+    passages = dict(zip(store.ids(), index.passages))  # passage id → passage
     ranks: dict[str, list[int]] = {}
     for q in chosen:
-        dense = [int(r) for r in index._store.search(embedder.embed([q.question]), 100)[1][0]]
-        words = lexical.search(q.question, 100)
+        dense = store.dense(embedder.embed([q.question])[0], 100)
+        words = store.lexical(q.question, 100)
         variants = {"dense": dense, "lexical": words}
         for c in (2, 5, 10, 60):
             variants[f"rrf c={c}"] = fuse([dense, words], c=c)

@@ -1,21 +1,20 @@
-"""On-disk layout of an index: manifest.json names the vector and passage files it goes with.
-
-Every file is written to a temporary name, flushed to the disk (`fsync`) and renamed into place,
-and the folder is flushed after each rename (`commit`); the manifest is written last, so a crash
-or a power loss at any point leaves the previous index whole. Nothing is pickled.
-"""
+"""The data folder — checked before any work (`check_data_dir`), written durably (`commit`: fsync
+the file, rename, fsync the folder), JSON that stays valid UTF-8 (`to_json`) — and the index
+format before the store of index/store.py (format 1: a manifest.json naming one flat FAISS file
+and a passages JSONL file, all rewritten on every update), read once to move an old index into
+the new store without embedding anything again. Nothing is pickled."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import Iterable
+
+import numpy as np
 
 from .errors import CorruptIndex, DataDirUnusable
 from .passage import Passage
 
-MANIFEST = "manifest.json"
-FORMAT = 1
+MANIFEST = "manifest.json"  # format 1 only
 
 
 def default_data_dir() -> Path:
@@ -37,8 +36,9 @@ def check_data_dir(data_dir: Path) -> None:
 
 def commit(tmp: Path, path: Path) -> None:
     """Rename the finished file `tmp` to `path` durably: the file's bytes reach the disk before the
-    rename, and the folder (which holds the rename) is flushed after it. Every save goes through
-    here, so when the manifest names a file, that file is whole even after a power loss."""
+    rename, and the folder (which holds the rename) is flushed after it. Every file written by
+    rename goes through here (the FAISS snapshot of index/vectors.py), so when the store names a
+    file, that file is whole even after a power loss."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -66,41 +66,34 @@ def to_json(value, **options) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    commit(tmp, path)
+def read_v1(data_dir: Path) -> tuple[dict, list[Passage], np.ndarray] | None:
+    """(manifest, passages, vectors) of a format-1 index in `data_dir`, None when there is none."""
+    import faiss
 
-
-def read_manifest(data_dir: Path) -> dict | None:
     path = data_dir / MANIFEST
     if not path.exists():
         return None
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CorruptIndex(f"cannot read {path}: {exc}") from exc
-    if manifest.get("format") != FORMAT:
-        raise CorruptIndex(f"{path} has format {manifest.get('format')!r}; this version reads {FORMAT}. "
-                           "Rebuild with `qa index --rebuild`.")
-    return manifest
+        if manifest.get("format") != 1:
+            raise ValueError(f"format {manifest.get('format')!r}, not 1")
+        with open(data_dir / manifest["passages"], encoding="utf-8") as fh:
+            passages = [Passage.from_dict(json.loads(line)) for line in fh if line.strip()]
+        flat = faiss.read_index(str(data_dir / manifest["vectors"]))
+        vectors = flat.reconstruct_n(0, flat.ntotal) if flat.ntotal else np.zeros((0, flat.d), np.float32)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        raise CorruptIndex(f"cannot read the old index in {data_dir}/ ({exc}): "
+                           "rebuild it with `qa index --rebuild`") from exc
+    if len(vectors) != len(passages):
+        raise CorruptIndex(f"{data_dir}/ holds {len(vectors)} vectors for {len(passages)} passages: "
+                           "rebuild it with `qa index --rebuild`")
+    return manifest, passages, np.asarray(vectors, dtype=np.float32)
 
 
-def write_passages(path: Path, passages: Iterable[Passage]) -> None:
-    write_atomic(path, "".join(to_json(p.to_dict()) + "\n" for p in passages))
-
-
-def read_passages(path: Path) -> list[Passage]:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return [Passage.from_dict(json.loads(line)) for line in fh if line.strip()]
-    except (OSError, ValueError, TypeError) as exc:
-        raise CorruptIndex(f"cannot read {path}: {exc}") from exc
-
-
-def remove_stale(data_dir: Path, keep: set[str]) -> None:
-    """Delete vector/passage files of earlier generations that the manifest no longer names."""
-    for path in data_dir.glob("*-*.*"):
-        if path.name not in keep and path.name.split("-")[0] in ("vectors", "passages"):
-            path.unlink(missing_ok=True)
+def remove_v1(data_dir: Path, manifest: dict) -> None:
+    """Delete a format-1 index once its contents are safely in the new store (manifest first, so
+    that a crash in between leaves nothing half-read)."""
+    (data_dir / MANIFEST).unlink(missing_ok=True)
+    for name in (manifest.get("vectors"), manifest.get("passages")):
+        if name:
+            (data_dir / name).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""`Index`: a FAISS store plus its passage table and manifest in a data folder."""
+"""`Index`: documents in, passages out — chunking, embedding and search over a `Store` (index/store.py)."""
 from __future__ import annotations
 
 import threading
@@ -10,13 +10,12 @@ from typing import Iterable, Sequence
 from .build import CHUNKERS, CHUNKING, Source, collect, file_hash, real, root_problem, shown
 from .clean import valid_text
 from .embed import Embedder, SentenceTransformerEmbedder
-from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, SourceMissing, UnreadableDocument
-from .files import (FORMAT, MANIFEST, check_data_dir, default_data_dir, read_manifest, read_passages,
-                    remove_stale, to_json, write_atomic, write_passages)
-from .lexical import MODES, WEIGHTS, LexicalIndex, fuse
+from .errors import EmbedderMismatch, IndexMissing, SourceMissing, UnreadableDocument
+from .files import check_data_dir, default_data_dir, read_v1, remove_v1
+from .lexical import MODES
 from .passage import Passage
 from .readers import Limits, read_sections
-from .store import FaissStore, VectorStore
+from .store import LocalStore, Store, open_store
 
 
 @dataclass
@@ -51,115 +50,127 @@ class DocumentInfo:
 class Index:
     """Search paragraphs of a corpus. `Index.open().search("question", k=5)` → `list[Passage]`."""
 
-    STORE: type[VectorStore] = FaissStore  # the vector store backend (index/store.py declares the seam)
     limits: Limits = Limits()  # what one file may cost to read (size, unpacked size, pages, rows)
 
-    def __init__(self, data_dir: Path, embedder: Embedder, store: VectorStore | None,
-                 passages: list[Passage], manifest: dict):
+    def __init__(self, data_dir: Path, embedder: Embedder, store: Store, manifest: dict):
         self.data_dir = Path(data_dir)
         self.embedder = embedder
-        self._store = store
-        self.passages = passages
-        self.manifest = manifest
-        self._lock = threading.RLock()  # an update swaps store and passages together
-        self._lexical: tuple[list[Passage], LexicalIndex] | None = None  # (for these passages, BM25)
+        self.store = store
+        self.manifest = manifest  # what the last update saved: embedder and chunking
+        self._lock = threading.RLock()  # updates and searches take turns on the store
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
     def open(cls, data_dir: Path | str | None = None, embedder: Embedder | None = None,
-             create: bool = False, chunking: str = CHUNKING, limits: Limits | None = None) -> "Index":
-        """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`).
+             create: bool = False, chunking: str = CHUNKING, store: str | None = None,
+             limits: Limits | None = None) -> "Index":
+        """Open the index in `data_dir` (default `.qa`, or `$QA_DATA_DIR`), kept in the store that
+        `store` names (index/store.py `open_store`: empty for the local default, or Milvus).
 
         Raises `IndexMissing` when there is none (unless `create`), and `EmbedderMismatch` when it
-        was built with another embedder than `embedder`. `limits` bound what one file may cost.
+        was built with another embedder than `embedder`. An index in the old format (manifest.json)
+        is moved into the local store once, without embedding again. `limits` bound what one file
+        may cost.
         """
-        index = cls._open(data_dir, embedder, create, chunking)
+        index = cls._open(data_dir, embedder, create, chunking, store)
         if limits is not None:
             index.limits = limits
         return index
 
     @classmethod
-    def _open(cls, data_dir, embedder, create, chunking) -> "Index":
+    def _open(cls, data_dir, embedder, create, chunking, store) -> "Index":
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         embedder = embedder or SentenceTransformerEmbedder()
-        manifest = read_manifest(data_dir)
+        backend = open_store(store, data_dir)
+        if isinstance(backend, LocalStore):
+            _migrate_v1(data_dir, backend)
+        manifest = backend.meta()
         if manifest is None:
             if not create:
-                raise IndexMissing(f"no index in {data_dir}/ yet: build one with `qa index [PATH ...]`")
-            manifest = {"format": FORMAT, "generation": 0, "chunking": chunking,
-                        "embedder": {"name": embedder.name}, "documents": {}}
-            return cls(data_dir, embedder, None, [], manifest)
+                backend.close()
+                raise IndexMissing(f"no index in {backend.location} yet: build one with `qa index [PATH ...]`")
+            manifest = {"chunking": chunking, "embedder": {"name": embedder.name}}
+            return cls(data_dir, embedder, backend, manifest)
         built_with = manifest["embedder"]["name"]
         if built_with != embedder.name:
+            backend.close()
             raise EmbedderMismatch(
-                f"the index in {data_dir}/ was built with the embedder {built_with!r} "
+                f"the index in {backend.location} was built with the embedder {built_with!r} "
                 f"({manifest['embedder'].get('dim', '?')}-d), not {embedder.name!r}: "
                 "rebuild it with `qa index --rebuild` or choose the same embedder")
-        store = cls.STORE.load(data_dir / manifest["vectors"])
-        passages = read_passages(data_dir / manifest["passages"])
-        if len(passages) != len(store):
-            raise CorruptIndex(f"{data_dir}/ holds {len(store)} vectors for {len(passages)} passages: "
-                               "rebuild it with `qa index --rebuild`")
-        return cls(data_dir, embedder, store, passages, manifest)
+        return cls(data_dir, embedder, backend, manifest)
+
+    def close(self) -> None:
+        with self._lock:
+            self.store.close()
 
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.passages)
+        return len(self.store)
+
+    @property
+    def passages(self) -> list[Passage]:
+        """Every passage, in the order they were added. Reads the whole store: for small corpora
+        and tests; searching and listing documents do not need it."""
+        with self._lock:
+            return self.store.passages(self.store.ids())
 
     def search(self, question: str, k: int = 5, mode: str = "hybrid") -> list[Passage]:
         """The `k` passages that best match `question`, best first. Passages with identical text
         (from different documents) are returned once.
 
         `mode`: "dense" ranks by embedding similarity, "lexical" by BM25 keyword match, "hybrid"
-        (the default) fuses both rankings by reciprocal rank fusion. Whatever the mode, each
+        (the default) fuses both rankings (reciprocal rank fusion). Whatever the mode, each
         passage's `score` is its cosine similarity to the question, so a floor means the same
         thing in every mode.
         """
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         question = valid_text(question)
-        if not question.strip() or not self.passages or k <= 0:
+        if not question.strip() or k <= 0:
             return []
-        query = self.embedder.embed([question])
+        query = self.embedder.embed([question])[0]
         with self._lock:
-            passages, store = self.passages, self._store
-            depth = min(len(passages), max(50, k * 4))
-            rankings = []
-            if mode != "lexical":
-                rankings.append([int(r) for r in store.search(query, depth)[1][0] if r >= 0])
-            if mode != "dense":
-                rankings.append(self._lexical_index().search(question, depth))
-        rows = rankings[0] if len(rankings) == 1 else fuse(rankings, WEIGHTS)
-        kept, seen = [], set()
-        for row in rows:
-            if passages[row].text not in seen:
-                seen.add(passages[row].text)
-                kept.append(row)
-                if len(kept) == k:
-                    break
-        cosines = store.vectors(kept) @ query[0]
-        return [passages[row].with_score(c) for row, c in zip(kept, cosines)]
-
-    def _lexical_index(self) -> LexicalIndex:
-        """The BM25 index of the current passages, built on first use after each update."""
-        with self._lock:
-            if self._lexical is None or self._lexical[0] is not self.passages:
-                self._lexical = (self.passages, LexicalIndex([p.text for p in self.passages]))
-            return self._lexical[1]
+            store = self.store
+            if not len(store):
+                return []
+            depth = max(50, k * 4)
+            if mode == "dense":
+                ids = store.dense(query, depth)
+            elif mode == "lexical":
+                ids = store.lexical(question, depth)
+            else:
+                ids = store.hybrid(query, question, depth)
+            kept, seen = [], set()
+            for pid, passage in zip(ids, store.passages(ids)):
+                if passage.text not in seen:
+                    seen.add(passage.text)
+                    kept.append((pid, passage))
+                    if len(kept) == k:
+                        break
+            cosines = store.vectors([pid for pid, _ in kept]) @ query if kept else []
+        return [passage.with_score(c) for (_, passage), c in zip(kept, cosines)]
 
     def documents(self) -> list[DocumentInfo]:
-        counts: dict[str, tuple[set[int], int]] = {}
-        for p in self.passages:
-            paras, n = counts.get(p.doc, (set(), 0))
-            paras.add(p.paragraph)
-            counts[p.doc] = (paras, n + 1)
-        return [DocumentInfo(doc, info.get("title", doc), len(counts.get(doc, (set(), 0))[0]),
-                             counts.get(doc, (set(), 0))[1], info["sha256"])
-                for doc, info in sorted(self.manifest["documents"].items())]
+        with self._lock:
+            docs = self.store.documents()
+        return [DocumentInfo(doc, info.get("title", doc), info.get("paragraphs", 0), info.get("passages", 0),
+                             info["sha256"]) for doc, info in sorted(docs.items())]
+
+    def document(self, doc: str) -> dict | None:
+        """What the last update saved about `doc` (title, sha256, source file, counts), None when it
+        is not indexed."""
+        with self._lock:
+            return self.store.document(doc)
+
+    def in_document(self, doc: str) -> list[Passage]:
+        """The passages of `doc` in reading order (paragraph, part)."""
+        with self._lock:
+            return self.store.in_document(doc)
 
     def neighbours(self, passage: Passage) -> tuple[Passage | None, Passage | None]:
         """The stored passages just before and after `passage` in its document's reading order."""
-        ordered = sorted((p for p in self.passages if p.doc == passage.doc), key=lambda p: (p.paragraph, p.part))
+        ordered = self.in_document(passage.doc)
         keys = [(p.paragraph, p.part) for p in ordered]
         try:
             i = keys.index((passage.paragraph, passage.part))
@@ -195,8 +206,9 @@ class Index:
 
     def _documents_from(self, roots: list[Path]) -> list[str]:
         """The documents whose source file is one of `roots` or lies below one of them."""
-        return [doc for doc, info in self.manifest["documents"].items()
-                if _from(Path(info.get("source", "/")), roots)]
+        with self._lock:
+            known = self.store.documents()
+        return [doc for doc, info in known.items() if _from(Path(info.get("source", "/")), roots)]
 
     def add(self, files: Iterable[Path | str], progress: bool = False, prefix: str = "") -> UpdateReport:
         """Add or replace single files, named `prefix` + their file name; other documents stay."""
@@ -204,7 +216,9 @@ class Index:
         return self._apply(sources, [], progress)
 
     def remove(self, docs: Sequence[str]) -> UpdateReport:
-        unknown = [d for d in docs if d not in self.manifest["documents"]]
+        with self._lock:
+            known = self.store.documents()
+        unknown = [d for d in docs if d not in known]
         if unknown:
             raise KeyError(f"not in the index: {', '.join(unknown)}")
         return self._apply([], list(docs), False)
@@ -217,15 +231,15 @@ class Index:
         started = time.perf_counter()
         check_data_dir(self.data_dir)  # before any embedding
         report = UpdateReport(removed=list(gone))
-        docs = dict(self.manifest["documents"])
+        known = self.store.documents()
         chunking = self.manifest.get("chunking") if self.manifest.get("chunking") in CHUNKERS else CHUNKING
         stale = self.manifest.get("chunking") != chunking
         new_passages: list[Passage] = []
-        replaced: set[str] = set(gone)
+        changed: dict[str, dict] = {}
         for source in sources:
             try:
                 sha = file_hash(source.path)
-                if not stale and docs.get(source.doc, {}).get("sha256") == sha:
+                if not stale and known.get(source.doc, {}).get("sha256") == sha:
                     report.unchanged.append(source.doc)
                     continue
                 sections = read_sections(source.path, self.limits)
@@ -238,26 +252,22 @@ class Index:
             if not passages:
                 report.skipped.append((shown(source.path), "no paragraphs of text"))
                 continue
-            (report.updated if source.doc in docs else report.added).append(source.doc)
-            replaced.add(source.doc)
-            docs[source.doc] = {"sha256": sha, "title": title, "source": str(source.path)}
+            (report.updated if source.doc in known else report.added).append(source.doc)
+            changed[source.doc] = {"sha256": sha, "title": title, "source": str(source.path),
+                                   **counts(passages)}
             new_passages.extend(passages)
-        for doc in gone:
-            docs.pop(doc, None)
-        if not replaced and (self._store is not None or not docs) and not stale:  # nothing to write
+        dropped = [doc for doc in gone if doc in known and doc not in changed]
+        if not changed and not dropped and not stale:  # nothing to write (a new index stays unwritten)
             report.seconds = time.perf_counter() - started
             return report
         vectors = self._embed([p.text for p in new_passages], progress)
-        keep = [i for i, p in enumerate(self.passages) if p.doc not in replaced and p.doc in docs]
-        store = self._store.take(keep) if self._store is not None else self.STORE(vectors.shape[1])
-        store.add(vectors)
-        self._store = store
-        self.passages = [self.passages[i] for i in keep] + new_passages
-        rechunked = not stale or set(docs) <= replaced  # else older chunks of other documents remain
-        self.manifest = {**self.manifest, "documents": docs,
-                         "chunking": chunking if rechunked else self.manifest.get("chunking"),
-                         "embedder": {"name": self.embedder.name, "dim": store.dim}}
-        self._save()
+        remaining = set(known) - set(dropped)
+        rechunked = not stale or remaining <= set(changed)  # else older chunks of other documents remain
+        manifest = {"chunking": chunking if rechunked else self.manifest.get("chunking"),
+                    "embedder": {"name": self.embedder.name, "dim": int(vectors.shape[1])}}
+        self.store.update([d for d in [*changed, *dropped] if d in known], new_passages, vectors,
+                          changed, manifest)
+        self.manifest = manifest
         report.passages_embedded = len(new_passages)
         report.seconds = time.perf_counter() - started
         return report
@@ -274,18 +284,36 @@ class Index:
                 bar.update(len(texts[i:i + 64]))
         if batches:
             return np.vstack(batches)
-        return np.zeros((0, self._store.dim if self._store else self.embedder.dim), dtype=np.float32)
+        return np.zeros((0, self.manifest["embedder"].get("dim") or self.embedder.dim), dtype=np.float32)
 
-    def _save(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        generation = int(self.manifest.get("generation", 0)) + 1
-        vectors, passages = f"vectors-{generation}.faiss", f"passages-{generation}.jsonl"
-        self._store.save(self.data_dir / vectors)
-        write_passages(self.data_dir / passages, self.passages)
-        self.manifest = {**self.manifest, "generation": generation, "vectors": vectors,
-                         "passages": passages, "count": len(self.passages)}
-        write_atomic(self.data_dir / MANIFEST, to_json(self.manifest, indent=1))
-        remove_stale(self.data_dir, {vectors, passages})
+
+def counts(passages: Sequence[Passage]) -> dict:
+    """What the document list shows of one document's passages.
+
+    >>> counts([Passage("a", "", 1, "x", part=1), Passage("a", "", 1, "y", part=2), Passage("a", "", 3, "z")])
+    {'paragraphs': 2, 'passages': 3}
+    """
+    return {"paragraphs": len({p.paragraph for p in passages}), "passages": len(passages)}
+
+
+def _migrate_v1(data_dir: Path, store: LocalStore) -> None:
+    """Move a format-1 index (manifest.json + flat FAISS + passages JSONL) into `store`, keeping
+    its vectors; idempotent, so a crash half-way is redone on the next open."""
+    import sys
+
+    old = read_v1(data_dir)
+    if old is None:
+        return
+    manifest, passages, vectors = old
+    print(f"{data_dir}/: moving the index ({len(passages)} passages) to the new store format, once",
+          file=sys.stderr)
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc, []).append(p)
+    docs = {doc: {**info, **counts(by_doc.get(doc, []))} for doc, info in manifest["documents"].items()}
+    store.update(list(docs), passages, vectors, docs,
+                 {"chunking": manifest.get("chunking"), "embedder": manifest["embedder"]})
+    remove_v1(data_dir, manifest)
 
 
 def _from(source: Path, roots: list[Path]) -> bool:

@@ -3,6 +3,8 @@ with the dense results. News questions are full of names, dates and numbers that
 BM25 matches them exactly."""
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +21,30 @@ def _stemmer():
     import Stemmer
 
     return Stemmer.Stemmer("english").stemWords
+
+
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # as bm25s tokenises
+
+
+# bm25s's English stop words (`bm25s.stopwords.STOPWORDS_EN`, checked equal by a test), copied so
+# that a search does not import bm25s and scipy (2 s on this machine) before its first answer
+STOPWORDS_EN = frozenset("a an and are as at be but by for if in into is it no not of on or such that the their "
+                         "then there these they this to was will with".split())
+
+
+@lru_cache(maxsize=1)
+def _terms_setup():
+    return STOPWORDS_EN, _stemmer()
+
+
+def terms(text: str) -> list[str]:
+    """The words BM25 counts, as `bm25s` makes them: lower case, English stop words out, stemmed.
+
+    >>> terms("The ships were sailing to Sevastopol")
+    ['ship', 'were', 'sail', 'sevastopol']
+    """
+    stop, stem = _terms_setup()
+    return stem([w for w in _WORD.findall(text.lower()) if w not in stop])
 
 
 class LexicalIndex:

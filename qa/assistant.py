@@ -299,8 +299,8 @@ def open_index(settings: Settings, embedder: Embedder | None = None, progress: b
     """The index in `settings.data_dir`; when there is none yet, build it from `settings.seeds`."""
     embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
     try:
-        return Index.open(settings.data_dir, embedder, limits=settings.limits)
+        return Index.open(settings.data_dir, embedder, store=settings.store, limits=settings.limits)
     except IndexMissing:
-        index = Index.open(settings.data_dir, embedder, create=True, limits=settings.limits)
+        index = Index.open(settings.data_dir, embedder, create=True, store=settings.store, limits=settings.limits)
         index.sync([settings.seeds], progress=progress)
         return index

@@ -9,6 +9,7 @@ from pathlib import Path
 from index import DEFAULT_EMBEDDER, default_data_dir
 from index.lexical import MODES
 from index.readers import Limits
+from index.store import store_kind
 
 from .errors import SettingsError
 from .support import RELATED, SUPPORTED
@@ -27,6 +28,9 @@ def _default_cache() -> Path:
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)  # the index: QA_DATA_DIR, else ./.qa
+    # where passages and vectors live: "" the local store (SQLite + FAISS) in data_dir;
+    # milvus://host:19530 a Milvus server or cluster; a path ending in .db Milvus Lite (embedded)
+    store: str = ""
     seeds: Path = field(default_factory=_default_seeds)  # what `qa index` indexes by default
     cache_dir: Path = field(default_factory=_default_cache)  # assembled GGUF files
     embedder: str = DEFAULT_EMBEDDER  # sentence-transformers name, local folder or hub id
@@ -96,6 +100,10 @@ class Settings:
     def checked(self) -> "Settings":
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
+        try:
+            store_kind(self.store)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
         if self.search not in MODES:
             raise SettingsError(f"search must be one of {', '.join(MODES)}, not {self.search!r}")
         if self.budget < 16 or self.margin < 0:

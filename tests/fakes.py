@@ -66,3 +66,23 @@ class ScriptedGenerator:
         text = reply(messages) if callable(reply) else reply
         for i, word in enumerate(re.split(r"(?<= )", text)):
             yield word
+
+
+def write_v1_index(folder, passages, vectors, documents: dict, embedder, chunking: str = "paragraphs-v1",
+                   rows: list[dict] | None = None) -> None:
+    """An index as format 1 wrote it (manifest.json, one flat FAISS file, passages JSONL), for the
+    tests of moving it into the store. `rows` replaces the passage lines (fields an older version
+    did not write left out)."""
+    import json
+
+    import faiss
+
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(flat, str(folder / "vectors-3.faiss"))
+    rows = rows if rows is not None else [p.to_dict() for p in passages]
+    (folder / "passages-3.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "manifest.json").write_text(json.dumps({
+        "format": 1, "generation": 3, "chunking": chunking, "vectors": "vectors-3.faiss",
+        "passages": "passages-3.jsonl", "count": len(rows), "embedder": {"name": embedder.name, "dim": embedder.dim},
+        "documents": documents}))

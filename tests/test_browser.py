@@ -203,13 +203,13 @@ def test_index_and_uploads_are_not_served(server):
     import urllib.request
 
     url, app = server
-    manifest = (app.index.data_dir / "manifest.json").resolve()
-    assert manifest.exists()
-    for path in (f"gradio_api/file={manifest}", f"file={manifest}"):
+    stored = (app.index.data_dir / "passages.sqlite").resolve()
+    assert stored.exists()
+    for path in (f"gradio_api/file={stored}", f"file={stored}"):
         try:
             with urllib.request.urlopen(url + path, timeout=10) as response:
                 body = response.read()
-            assert b'"embedder"' not in body, path
+            assert b"SQLite format" not in body, path
         except urllib.error.HTTPError as exc:
             assert exc.code in (403, 404), path
 
@@ -239,8 +239,8 @@ def test_pdf_citation_opens_at_its_page(page, server, tmp_path):
     assert response.ok and response.headers["content-type"] == "application/pdf"
     assert response.body() == (folder / "survey.pdf").read_bytes()
     viewer.close()
-    for path in ("documents/manifest.json", "documents/..%2Fmanifest.json", "documents/uploads",
-                 f"documents/{app.index.data_dir.resolve() / 'manifest.json'}"):
+    for path in ("documents/passages.sqlite", "documents/..%2Fpassages.sqlite", "documents/uploads",
+                 f"documents/{app.index.data_dir.resolve() / 'passages.sqlite'}", "documents/manifest.json"):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(url + path, timeout=10)
         assert info.value.code == 404, path

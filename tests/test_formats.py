@@ -56,14 +56,14 @@ def test_old_index_rows_without_location_still_load():
 
 def test_headings_become_titles_and_tables_rows(index):
     docx = [p for p in index.passages if p.doc == "report.docx"]
-    assert index.manifest["documents"]["report.docx"]["title"] == "Annual harbour report"
+    assert index.document("report.docx")["title"] == "Annual harbour report"
     assert [(p.title, p.text) for p in docx][1:] == [
         ("Dredging", "The dredging of the north basin was led by the contractor Halvard Osk."),
         ("Dredging", "Berth: Berth seven; Depth: fourteen metres.")]
     slide2 = [p.text for p in index.passages if p.doc == "deck.pptx" and p.location == "slide 2"]
     assert slide2 == ["The ferry Saga Blue was retired in March.", "Vessel: Saga Blue; Built: 1987."]
     assert {p.title for p in index.passages if p.doc == "figures.xlsx" and p.location.startswith("Tonnage")} == {"Tonnage"}
-    assert index.manifest["documents"]["tales.epub"]["title"] == "Harbour tales"
+    assert index.document("tales.epub")["title"] == "Harbour tales"
 
 
 def test_comments_and_speaker_notes_stay_out_of_the_body(index):
@@ -195,7 +195,8 @@ def test_document_route_serves_only_indexed_originals(settings, seed_index, gene
     assert app.original("survey.pdf") == (folder / "survey.pdf").resolve()
     page = app.text_view("deck.pptx")
     assert 'id="p3"' in page and "slide 2" in page and "<script" not in page
-    for doc in ("manifest.json", "../data/manifest.json", str(seed_index.data_dir / "manifest.json"), "nope.pdf"):
+    for doc in ("passages.sqlite", "../data/passages.sqlite", str(seed_index.data_dir / "passages.sqlite"),
+                "manifest.json", "nope.pdf"):
         with pytest.raises(NotServed):
             app.original(doc)
     (folder / "survey.pdf").write_bytes(tiny_pdf(["Replaced after indexing."]))
@@ -204,23 +205,25 @@ def test_document_route_serves_only_indexed_originals(settings, seed_index, gene
 
 
 def test_an_index_from_before_locations_loads_and_gains_them_on_update(tmp_path):
-    import json
+    from index.build import file_hash
 
-    from .fakes import HashEmbedder
+    from .fakes import HashEmbedder, write_v1_index
 
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "survey.pdf").write_bytes(tiny_pdf(["Cover page.", "The breakwater was lengthened by ninety metres."]))
-    index = Index.open(tmp_path / "data", HashEmbedder(), create=True)
-    index.sync([docs])
-    manifest = json.loads((index.data_dir / "manifest.json").read_text())
-    rows = [json.loads(line) for line in (index.data_dir / manifest["passages"]).read_text().splitlines()]
-    for row in rows:  # as the previous version wrote them
-        del row["location"], row["page"]
-    (index.data_dir / manifest["passages"]).write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (index.data_dir / "manifest.json").write_text(json.dumps({**manifest, "chunking": "paragraphs-v1"}))
-    old = Index.open(index.data_dir, HashEmbedder())
+    embedder = HashEmbedder()
+    texts = ["Cover page.", "The breakwater was lengthened by ninety metres."]
+    rows = [{"doc": "survey.pdf", "title": "survey", "paragraph": i, "text": t, "score": 0.0, "start": 0,
+             "end": len(t), "part": 0} for i, t in enumerate(texts, 1)]  # as the version before locations wrote them
+    data = tmp_path / "data"
+    data.mkdir()
+    write_v1_index(data, None, embedder.embed(texts), {"survey.pdf": {
+        "sha256": file_hash(docs / "survey.pdf"), "title": "survey", "source": str((docs / "survey.pdf").resolve())}},
+        embedder, rows=rows)
+    old = Index.open(data, embedder)  # moved into the store once
     assert [p.where for p in old.passages] == ["¶1", "¶2"]
     report = old.sync([docs])
     assert report.updated == ["survey.pdf"]  # re-read: the chunking changed
     assert [(p.location, p.page) for p in old.passages] == [("p. 1", 1), ("p. 2", 2)]
+    assert [(p.location, p.page) for p in Index.open(data, embedder).passages] == [("p. 1", 1), ("p. 2", 2)]

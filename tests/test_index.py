@@ -1,29 +1,34 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from index import EmbedderMismatch, Index, IndexMissing, Passage
-from index.store import FaissStore
+from index.vectors import VectorIndex
 
-from .fakes import HashEmbedder
+from .fakes import HashEmbedder, write_v1_index
 
 
-def test_store_contract(tmp_path):
-    store = FaissStore(4)
-    vectors = np.eye(4, dtype=np.float32)
-    store.add(vectors)
-    scores, rows = store.search(vectors[2], 2)
-    assert rows[0][0] == 2 and scores[0][0] == pytest.approx(1.0)
-    store.save(tmp_path / "v.faiss")
-    loaded = FaissStore.load(tmp_path / "v.faiss")
-    assert len(loaded) == 4 and loaded.dim == 4
-    assert np.allclose(loaded.vectors([3, 0]), vectors[[3, 0]])
-    kept = loaded.take([3, 1])
-    assert kept.search(vectors[1], 1)[1][0][0] == 1
-    with pytest.raises(ValueError):
-        store.add(np.zeros((1, 3), dtype=np.float32))
-    assert FaissStore(4).search(vectors[0], 3)[1].shape == (1, 0)
+def test_vector_index_adds_and_removes_ids_in_both_kinds(monkeypatch):
+    import index.vectors as vectors_module
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(100, 500)
+    flat = VectorIndex.build(16, ids, vectors)
+    assert flat.kind == "flat" and not flat.wants_rebuild()
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 300)
+    assert flat.wants_rebuild()  # grown past the exact threshold
+    ivf = VectorIndex.build(16, ids, vectors)
+    assert ivf.kind == "ivf" and len(ivf) == 400
+    for index in (flat, ivf):
+        assert index.search(vectors[7], 1)[1][0] == 107
+        index.remove([107])
+        assert len(index) == 399 and 107 not in index.search(vectors[7], 5)[1]
+        with pytest.raises(ValueError):
+            index.add([1], np.zeros((1, 3), dtype=np.float32))
 
 
 def test_open_without_index(tmp_path, embedder):
@@ -72,9 +77,8 @@ def test_incremental_update(tmp_path, embedder):
     reopened = Index.open(tmp_path / "d", embedder)
     assert sorted(p.text for p in reopened.passages) == ["Apples are red.", "Cats sleep all day.", "Plums are purple."]
     assert reopened.search("harbour boats", 5)[0].doc != "b.md"
-    files = sorted(f.name for f in (tmp_path / "d").iterdir())
-    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
-    assert files == sorted(["manifest.json", manifest["vectors"], manifest["passages"]])  # old generations gone
+    files = {f.name for f in (tmp_path / "d").iterdir()}
+    assert files <= {"passages.sqlite", "passages.sqlite-wal", "passages.sqlite-shm"}  # one store, no leftovers
 
 
 def test_bad_files_are_skipped_and_the_rest_indexed(tmp_path, embedder):
@@ -127,20 +131,64 @@ def test_add_and_remove_single_documents(seed_index, tmp_path):
         seed_index.remove(["nope.txt"])
 
 
-def test_crash_before_manifest_keeps_old_index(seed_index, tmp_path, embedder, monkeypatch):
-    import index.index as module
+def test_crash_during_an_update_keeps_the_old_index(seed_index, tmp_path, embedder, monkeypatch):
+    import index.store as module
 
-    def boom(*args, **kwargs):
+    def boom(passage):
         raise OSError("disk full")
 
     extra = tmp_path / "extra.txt"
     extra.write_text("Completely new content about volcanoes.")
-    monkeypatch.setattr(module, "write_atomic", boom)
+    monkeypatch.setattr(module, "record", boom)  # fails half-way through the update's transaction
     with pytest.raises(OSError):
         seed_index.add([extra])
     monkeypatch.undo()
+    for index in (seed_index, Index.open(seed_index.data_dir, embedder)):
+        assert len(index) == 9 and {p.doc for p in index.passages} == {"russia-rejects-european-troops-in-ukraine.txt"}
+        assert [d.doc for d in index.documents()] == ["russia-rejects-european-troops-in-ukraine.txt"]
+
+
+KILLED_WRITER = """
+import sys, time
+import json
+from pathlib import Path
+sys.path[:0] = [sys.argv[1]]
+from index import Index
+from index.store import LocalStore
+from tests.fakes import HashEmbedder
+LocalStore.SNAPSHOT_EVERY = 50  # so that FAISS snapshots are written (and killed) too
+index = Index.open(Path(sys.argv[2]), HashEmbedder())
+folder = Path(sys.argv[3])
+for n in range(10_000):
+    f = folder / f"doc{n % 7}.txt"
+    f.write_text("\\n\\n".join(f"Paragraph {i} of round {n} about ships and harbours." for i in range(40)))
+    index.add([f])
+    print(n, flush=True)
+"""
+
+
+def test_kill_9_during_updates_leaves_a_loadable_index(seed_index, tmp_path, embedder):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root), str(seed_index.data_dir), str(folder)],
+                              stdout=subprocess.PIPE, text=True)
+    for _ in range(12):  # let it commit a dozen updates, then kill it mid-way through another
+        writer.stdout.readline()
+    time.sleep(0.05)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
     reopened = Index.open(seed_index.data_dir, embedder)
-    assert len(reopened) == 9 and {p.doc for p in reopened.passages} == {"russia-rejects-european-troops-in-ukraine.txt"}
+    docs = {d.doc: d for d in reopened.documents()}
+    assert "doc0.txt" in docs and len(reopened) == 9 + 40 * (len(docs) - 1)
+    assert sorted({p.doc for p in reopened.passages}) == sorted(docs)
+    assert reopened.search("ships and harbours", 3, "hybrid")[0].doc.startswith("doc")
+    assert len(reopened.store.dense(embedder.embed(["ships harbours"])[0], 10**6)) == len(reopened)
 
 
 def test_sync_of_a_folder_keeps_documents_from_elsewhere(seed_index, seed_corpus, tmp_path):
@@ -198,3 +246,33 @@ def test_lexical_index_follows_updates(seed_index, tmp_path):
     assert seed_index.search("quokkas Rottnest", 1, "lexical")[0].doc == "extra.txt"
     seed_index.remove(["extra.txt"])
     assert seed_index.search("quokkas Rottnest", 1, "lexical") == []
+
+
+def test_an_index_in_the_old_format_is_moved_into_the_store_once(tmp_path, embedder, capsys):
+    old = tmp_path / "old"
+    old.mkdir()
+    passages = [Passage("a.txt", "A", 1, "Apples grow on trees."), Passage("a.txt", "A", 2, "Pears too."),
+                Passage("b.md", "Boats", 1, "Boats float on the harbour water.", 0.0, 7, 40)]
+    documents = {"a.txt": {"sha256": "1", "title": "A", "source": "/x/a.txt"},
+                 "b.md": {"sha256": "2", "title": "Boats", "source": "/x/b.md"}}
+    write_v1_index(old, passages, embedder.embed([p.text for p in passages]), documents, embedder)
+    embedder.embedded.clear()
+    index = Index.open(old, embedder)
+    assert "new store format" in capsys.readouterr().err
+    assert index.passages == passages and embedder.embedded == []  # kept, not embedded again
+    assert [(d.doc, d.paragraphs, d.passages) for d in index.documents()] == [("a.txt", 2, 2), ("b.md", 1, 1)]
+    assert index.search("harbour boats", 1)[0].doc == "b.md"
+    assert {f.name for f in old.iterdir()} <= {"passages.sqlite", "passages.sqlite-wal", "passages.sqlite-shm"}
+    assert Index.open(old, embedder).passages == passages and capsys.readouterr().err == ""
+
+
+def test_keyword_terms_are_made_as_bm25s_makes_them():
+    import bm25s
+    from bm25s.stopwords import STOPWORDS_EN
+
+    from index.lexical import STOPWORDS_EN as ours, _stemmer, terms
+
+    assert ours == frozenset(STOPWORDS_EN)
+    text = "The Ships were sailing into Sevastopol's harbour, as 14 sailors said: it is NOT over."
+    assert terms(text) == bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), return_ids=False,
+                                         show_progress=False)[0]

@@ -2,6 +2,7 @@
 names, folders that vanish, symlink loops, a data folder that is a file, durable saves."""
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,18 @@ def corpus_with(tmp_path, files: dict[str, str]) -> Path:
     return folder
 
 
-def manifest(data_dir: Path) -> dict:
-    return json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
+def stored(data_dir: Path) -> dict:
+    """The documents table of the local store, its bytes decoded as UTF-8 (which fails on a lone
+    surrogate written raw); the passages' records are decoded too."""
+    db = sqlite3.connect(data_dir / "passages.sqlite")
+    db.text_factory = bytes
+    try:
+        for doc, record in db.execute("SELECT doc, record FROM passages"):
+            doc.decode("utf-8"), record.decode("utf-8")
+        return {doc.decode("utf-8"): json.loads(info.decode("utf-8"))
+                for doc, info in db.execute("SELECT doc, info FROM documents")}
+    finally:
+        db.close()
 
 
 # -- questions that are not valid UTF-8 ----------------------------------------------------------
@@ -55,9 +66,8 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_updated(tmp_path, embedder)
     report = index.sync([folder])
     assert sorted(report.added) == ["caf\\xe9.txt", "ok.txt"] and not report.skipped
     assert index.search("coffee square", 1)[0].doc == "caf\\xe9.txt"  # a name any screen can show
-    data = (tmp_path / "d" / "manifest.json").read_bytes()
-    data.decode("utf-8")  # the manifest stays valid UTF-8 ...
-    assert manifest(tmp_path / "d")["documents"]["caf\\xe9.txt"]["source"] == str(folder / LATIN1_NAME)  # ... and exact
+    # the store holds valid UTF-8 (`stored` decodes its bytes) and the exact path
+    assert stored(tmp_path / "d")["caf\\xe9.txt"]["source"] == str(folder / LATIN1_NAME)
 
     again = Index.open(tmp_path / "d", embedder)  # later updates work on such an index
     assert sorted(again.sync([folder]).unchanged) == ["caf\\xe9.txt", "ok.txt"]
@@ -76,14 +86,14 @@ def test_cli_prints_undecodable_names(tmp_path, capsys):
 
 # -- paths that vanished --------------------------------------------------------------------------
 def test_a_missing_folder_is_refused_and_its_documents_kept(seed_index, seed_corpus, embedder):
-    before = manifest(seed_index.data_dir)
+    before = stored(seed_index.data_dir)
     moved = seed_corpus.rename(seed_corpus.with_name("unmounted"))
     with pytest.raises(SourceMissing, match="no such file or folder .* the 1 documents indexed from there are kept"):
         seed_index.sync([seed_corpus])
-    assert manifest(seed_index.data_dir) == before and len(Index.open(seed_index.data_dir, embedder)) == 9
+    assert stored(seed_index.data_dir) == before and len(Index.open(seed_index.data_dir, embedder)) == 9
     report = seed_index.sync([seed_corpus], prune=True)  # told to: the documents go
     assert report.removed == ["russia-rejects-european-troops-in-ukraine.txt"] and moved.exists()
-    assert manifest(seed_index.data_dir)["documents"] == {}
+    assert stored(seed_index.data_dir) == {}
 
 
 def test_cli_refuses_a_missing_path_and_writes_no_index(tmp_path, capsys):
@@ -97,7 +107,7 @@ def test_an_empty_folder_into_a_new_data_dir_indexes_nothing(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["index", str(tmp_path / "empty"), "--data-dir", str(tmp_path / "new")]) == 1
     assert "nothing was indexed" in capsys.readouterr().err
-    assert not (tmp_path / "new" / "manifest.json").exists()
+    assert not (tmp_path / "new").exists()
 
 
 # -- symbolic links -------------------------------------------------------------------------------
@@ -152,9 +162,11 @@ def test_a_data_dir_that_is_a_file_is_refused_before_embedding(tmp_path, seed_co
 
 
 # -- durable saves --------------------------------------------------------------------------------
-def test_every_file_reaches_the_disk_before_the_manifest_names_it(seed_index, tmp_path, monkeypatch):
+def test_the_snapshot_reaches_the_disk_before_the_store_names_it(seed_index, tmp_path, monkeypatch):
+    from index.store import LocalStore
+
     events = []
-    fsync, replace = os.fsync, os.replace
+    fsync, replace, name = os.fsync, os.replace, LocalStore._set
 
     def record_fsync(fd):
         target = Path(os.readlink(f"/proc/self/fd/{fd}"))
@@ -165,27 +177,41 @@ def test_every_file_reaches_the_disk_before_the_manifest_names_it(seed_index, tm
         events.append(("replace", Path(dst).name))
         replace(src, dst)
 
+    def record_name(store, key, value):
+        if key == "vectors":
+            events.append(("named", value["file"]))
+        name(store, key, value)
+
     monkeypatch.setattr(os, "fsync", record_fsync)
     monkeypatch.setattr(os, "replace", record_replace)
+    monkeypatch.setattr(LocalStore, "_set", record_name)
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 1)  # this update writes a FAISS snapshot
     extra = tmp_path / "extra.txt"
     extra.write_text("The lighthouse keeper counted ships.")
     seed_index.add([extra])
-    m = manifest(seed_index.data_dir)
-    named = events.index(("replace", "manifest.json"))
-    for data in (m["vectors"], m["passages"]):
-        renamed = events.index(("replace", data))
-        assert events.index(("fsync", data + ".tmp")) < renamed < events.index(("fsync", "<dir>"), renamed) < named
-    assert events.index(("fsync", "manifest.json.tmp")) < named < events.index(("fsync", "<dir>"), named)
+    snapshot = seed_index.store._get("vectors")["file"]
+    renamed = events.index(("replace", snapshot))
+    assert events.index(("fsync", snapshot + ".tmp")) < renamed < events.index(("fsync", "<dir>"), renamed)
+    assert events.index(("fsync", "<dir>"), renamed) < events.index(("named", snapshot))
+    # SQLite's own commits: write-ahead log flushed to the disk on every commit (docs/reliability.md)
+    db = seed_index.store._db
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_files_left_by_an_interrupted_save_go_with_the_next_save(seed_index, tmp_path):
-    for name in ("vectors-99.faiss", "passages-99.jsonl.tmp", "vectors-98.faiss.tmp"):
+def test_files_left_by_an_interrupted_snapshot_go_on_the_next_open(seed_index, tmp_path, embedder, monkeypatch):
+    from index.store import LocalStore
+
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 1)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The lighthouse keeper counted ships.")
+    seed_index.add([extra])
+    snapshot = seed_index.store._get("vectors")["file"]
+    for name in ("vectors-99.faiss", "vectors-98.faiss.tmp"):
         (seed_index.data_dir / name).write_bytes(b"half")
-    extra = tmp_path / "extra.txt"
-    extra.write_text("The lighthouse keeper counted ships.")
-    seed_index.add([extra])
-    m = manifest(seed_index.data_dir)
-    assert sorted(f.name for f in seed_index.data_dir.iterdir()) == sorted(["manifest.json", m["vectors"], m["passages"]])
+    again = Index.open(seed_index.data_dir, embedder)
+    assert len(again) == 10 and again.search("lighthouse keeper", 1)[0].doc == "extra.txt"
+    assert sorted(f.name for f in seed_index.data_dir.iterdir() if not f.name.startswith(LocalStore.FILE)) == [snapshot]
 
 
 SAVER = """
@@ -221,8 +247,8 @@ def test_kill_9_during_saves_leaves_a_loadable_index(tmp_path, embedder):
         os.kill(child.pid, signal.SIGKILL)  # then killed wherever it is
         child.wait()
         index = Index.open(tmp_path / "d", embedder)
-        assert len(index) == len(index._store) > 0
-        assert {p.doc for p in index.passages} == set(manifest(tmp_path / "d")["documents"])
+        assert len(index) == len(index.store.ids()) > 0
+        assert {p.doc for p in index.passages} == set(stored(tmp_path / "d"))
 
 
 @pytest.mark.slow  # the real embedder and a Gradio server

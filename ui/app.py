@@ -145,7 +145,7 @@ class ChatApp:
         """The file an indexed document was read from, if it is still the one indexed. Only names
         in the index are looked up (never a path from the request), nothing inside the data folder
         but uploads is served, and a file changed or replaced since indexing is refused."""
-        info = self.index.manifest["documents"].get(doc)
+        info = self.index.document(doc)
         if info is None or not info.get("source"):
             raise NotServed("not an indexed document")
         try:
@@ -162,9 +162,9 @@ class ChatApp:
     def text_view(self, doc: str) -> str:
         """The indexed text of a document as a page, each paragraph an anchor (#p7) with its location."""
         self.original(doc)
-        title = self.index.manifest["documents"][doc].get("title") or doc
+        title = self.index.document(doc).get("title") or doc
         rows, heading = [], None
-        for p in sorted((p for p in self.index.passages if p.doc == doc), key=lambda p: (p.paragraph, p.part)):
+        for p in self.index.in_document(doc):
             if p.title != heading and p.title != title:
                 rows.append(f"<h2>{html.escape(p.title)}</h2>")
             heading = p.title

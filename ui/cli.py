@@ -122,8 +122,11 @@ def cmd_index(args) -> int:
     if args.rebuild:
         import shutil
 
+        from index.store import open_store
+
+        open_store(s.store, s.data_dir).clear()
         shutil.rmtree(s.data_dir, ignore_errors=True)
-    index = Index.open(s.data_dir, embedder, create=True, limits=s.limits)
+    index = Index.open(s.data_dir, embedder, create=True, store=s.store, limits=s.limits)
     report = index.sync(args.paths or [s.seeds], progress=True, prune=args.prune, follow_links=args.follow_links)
     for path, reason in report.skipped:
         print(f"skipped {path}: {reason}", file=sys.stderr)
