@@ -20,7 +20,7 @@ HOSTILE = "notes <img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from ui.app import serve
+    from ui.app import serve, stop
 
     from .conftest import SEED
 
@@ -34,9 +34,9 @@ def server(tmp_path_factory):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("data"), seeds=seeds)
-    demo, app = serve(settings, "127.0.0.1", port, block=False)
+    _, app = serve(settings, "127.0.0.1", port, block=False)
     yield f"http://127.0.0.1:{port}/", app
-    demo.close()
+    stop(app.server)
 
 
 @pytest.fixture(scope="module")

@@ -256,19 +256,19 @@ def test_serve_keeps_the_index_when_the_seed_folder_is_gone(tmp_path, seed_corpu
     import socket
 
     from qa import Settings
-    from ui.app import serve
+    from ui.app import serve, stop
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = Settings.from_env({}, data_dir=tmp_path / "data", seeds=seed_corpus)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    demo, app = serve(settings, "127.0.0.1", port, block=False)  # builds the index from the seeds
-    demo.close()
+    _, app = serve(settings, "127.0.0.1", port, block=False)  # builds the index from the seeds
+    stop(app.server)
     seed_corpus.rename(tmp_path / "unmounted")
-    demo, app = serve(settings, "127.0.0.1", port, block=False)
+    _, app = serve(settings, "127.0.0.1", port, block=False)
     try:
         assert [d.doc for d in app.index.documents()] == ["russia-rejects-european-troops-in-ukraine.txt"]
         assert "index not updated" in capsys.readouterr().out
     finally:
-        demo.close()
+        stop(app.server)

@@ -95,7 +95,7 @@ def test_qa_ask_through_the_server(llama_server, data):
 
 
 def test_openai_client_against_qa_serve(llama_server, data):
-    from ui.app import serve
+    from ui.app import serve, stop
 
     settings = Settings.from_env(data, llm_url=llama_server, n_ctx=N_CTX)
     port = free_port()
@@ -122,7 +122,7 @@ def test_openai_client_against_qa_serve(llama_server, data):
         assert reply.model_extra["qa"]["abstained"] is True and reply.model_extra["qa"]["citations"] == []
         assert reply.choices[0].message.content == "The documents do not say."
     finally:
-        app.server.should_exit = True
+        stop(app.server)
 
 
 def test_qa_ask_with_the_server_down_is_one_line(data):

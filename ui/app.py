@@ -244,8 +244,8 @@ def build(app: ChatApp):
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, generator=None, block: bool = True):
     """Update the index from the seed folder, then serve the chat and the OpenAI-compatible API
-    (ui/api.py) on host:port. With `block=False` the server runs in a thread: `app.server.should_exit
-    = True` stops it."""
+    (ui/api.py) on host:port. With `block=False` the server runs in a thread: `stop(app.server)`
+    stops it."""
     from qa import open_index
 
     index = open_index(settings)
@@ -293,11 +293,18 @@ def start(api, host: str, port: int, block: bool = True):
         return server
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    server.thread = thread  # for `stop`
     while not server.started and thread.is_alive():
         time.sleep(0.05)
     if not server.started:
         raise OSError(f"cannot serve on {host}:{port}")
     return server
+
+
+def stop(server, timeout: float = 10.0) -> None:
+    """Stop a server that `start` ran in a thread and wait until its port is free again."""
+    server.should_exit = True
+    server.thread.join(timeout)
 
 
 def add_document_route(server, app: ChatApp) -> None:
