@@ -3,12 +3,12 @@
     from index import Index
     Index.open().search("Who is nicknamed Doctor No?", k=5)   # → list[Passage]
 """
-from .embed import DEFAULT_EMBEDDER, Embedder, SentenceTransformerEmbedder
-from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, SearchIndexError, UnreadableDocument
+from .embed import DEFAULT_EMBEDDER, Embedder, SentenceTransformerEmbedder, make_embedder
+from .errors import CorruptIndex, EmbedderError, EmbedderMismatch, IndexMissing, SearchIndexError, UnreadableDocument
 from .files import default_data_dir
 from .index import DocumentInfo, Index, UpdateReport
 from .passage import Passage
 
-__all__ = ["DEFAULT_EMBEDDER", "CorruptIndex", "DocumentInfo", "Embedder", "EmbedderMismatch", "Index",
+__all__ = ["DEFAULT_EMBEDDER", "CorruptIndex", "DocumentInfo", "Embedder", "EmbedderError", "EmbedderMismatch", "Index",
            "IndexMissing", "Passage", "SearchIndexError", "SentenceTransformerEmbedder", "UnreadableDocument",
-           "UpdateReport", "default_data_dir"]
+           "UpdateReport", "default_data_dir", "make_embedder"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .build import CHUNKERS, CHUNKING, Source, collect, file_hash
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, make_embedder
 from .errors import CorruptIndex, EmbedderMismatch, IndexMissing, UnreadableDocument
 from .files import (FORMAT, MANIFEST, default_data_dir, read_manifest, read_passages, remove_stale,
                     write_atomic, write_passages)
@@ -72,7 +72,7 @@ class Index:
         was built with another embedder than `embedder`.
         """
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        embedder = embedder or SentenceTransformerEmbedder()
+        embedder = embedder or make_embedder()
         manifest = read_manifest(data_dir)
         if manifest is None:
             if not create:
@@ -85,7 +85,8 @@ class Index:
             raise EmbedderMismatch(
                 f"the index in {data_dir}/ was built with the embedder {built_with!r} "
                 f"({manifest['embedder'].get('dim', '?')}-d), not {embedder.name!r}: "
-                "rebuild it with `qa index --rebuild` or choose the same embedder")
+                "rebuild it with `qa index --rebuild` or choose the same embedder and backend "
+                "(QA_EMBEDDER, QA_EMBED_BACKEND)")
         store = cls.STORE.load(data_dir / manifest["vectors"])
         passages = read_passages(data_dir / manifest["passages"])
         if len(passages) != len(store):
