@@ -93,7 +93,7 @@ def retrieval(args, settings: Settings) -> None:
         corpus, questions = load_set(set_dir)
         asked = [q for q in questions if q.answerable and q.gold][:args.limit]
         for backend in args.backends:
-            model = embedder(backend, settings, os.cpu_count() or 1, 32)
+            model = embedder(backend, settings, os.cpu_count() or 1, 32 if backend == "torch" else 1)
             model.embed(["warm up"])
             with tempfile.TemporaryDirectory() as folder:
                 index = Index.open(folder, model, create=True)
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=SETS, help="folder of the shared sets")
     parser.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=BACKENDS)
     parser.add_argument("--sample", type=int, default=1000, help="speed: passages timed")
-    parser.add_argument("--batches", nargs="*", type=int, default=[16, 32, 64])
+    parser.add_argument("--batches", nargs="*", type=int, default=[1, 8, 32, 64])
     parser.add_argument("--threads", nargs="*", type=int, default=[1, 2])
     parser.add_argument("--rounds", type=int, default=2, help="speed: rounds per setting; the best is kept")
     parser.add_argument("--limit", type=int, default=None, help="retrieval: first N answerable questions per set")

@@ -3,13 +3,14 @@ vector store. A second store backend joins the `STORES` list and must pass the s
 import numpy as np
 import pytest
 
-from index import SentenceTransformerEmbedder
+from index import SentenceTransformerEmbedder, make_embedder
 from index.store import FaissStore
 
 from .fakes import HashEmbedder
 
 EMBEDDERS = [pytest.param(HashEmbedder, id="fake"),
-             pytest.param(SentenceTransformerEmbedder, id="minilm", marks=pytest.mark.slow)]
+             pytest.param(SentenceTransformerEmbedder, id="minilm", marks=pytest.mark.slow),
+             pytest.param(lambda: make_embedder(backend="onnx-int8"), id="minilm-onnx-int8", marks=pytest.mark.slow)]
 STORES = [pytest.param(FaissStore, id="faiss")]
 
 
