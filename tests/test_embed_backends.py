@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from index import EmbedderMismatch, Index, SentenceTransformerEmbedder, make_embedder
+from index.embed import DEFAULT_BACKEND
 from index.onnx_embed import RECIPE, OnnxEmbedder, _identity, _stamp_ok, export_folder
 from qa import Settings
 from qa.assistant import embedder_for
@@ -22,8 +23,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def test_the_setting_chooses_the_backend(tmp_path):
-    torch_one = embedder_for(Settings.from_env({}, cache_dir=tmp_path))
+    torch_one = embedder_for(Settings.from_env({"QA_EMBED_BACKEND": "torch"}, cache_dir=tmp_path))
     onnx_one = embedder_for(Settings.from_env({"QA_EMBED_BACKEND": "onnx-int8"}, cache_dir=tmp_path))
+    assert Settings.from_env({}).embed_backend == DEFAULT_BACKEND == "onnx-int8"  # chosen by docs/embedding.md
     assert isinstance(torch_one, SentenceTransformerEmbedder) and isinstance(onnx_one, OnnxEmbedder)
     assert onnx_one.name == torch_one.name + "+onnx-int8" and onnx_one.cache_dir == tmp_path
     assert not (tmp_path / "embedders").exists()  # nothing is exported before the first use
