@@ -152,7 +152,11 @@ def ensure_export(name: str, cache_dir: Path, progress: bool = True) -> Path:
         meta.update(identity)
         (tmp / "export.json").write_text(json.dumps(meta, indent=1))
         shutil.rmtree(folder, ignore_errors=True)
-        os.replace(tmp, folder)
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process exported it meanwhile
+            if not _stamp_ok(folder, identity):
+                raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
