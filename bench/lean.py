@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index import SentenceTransformerEmbedder
+from qa.assistant import embedder_for
 from index.build import CHUNKING
 from develop import development_sample
 from qa.eval.runs import eval_index
@@ -60,7 +60,7 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=4)
     args = parser.parse_args()
     settings = Settings.from_env()
-    embedder = SentenceTransformerEmbedder(settings.embedder)
+    embedder = embedder_for(settings)
     corpus, questions = load_set(args.set_dir)
     chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
     index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)

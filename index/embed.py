@@ -1,14 +1,20 @@
-"""The embedder seam and its default: sentence-transformers, loaded lazily, offline by default."""
+"""The embedder seam and its default: sentence-transformers, loaded lazily, offline by default,
+run by torch or by its int8 ONNX Runtime export (index/onnx_embed.py): `make_embedder`."""
 from __future__ import annotations
 
 import os
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .files import default_cache_dir
+
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx-int8")
+DEFAULT_BACKEND = "torch"  # onnx-int8 is faster (docs/embedding.md) but not yet the default: see "Default" there
 
 
 @runtime_checkable
@@ -44,7 +50,7 @@ class SentenceTransformerEmbedder:
     """The default `Embedder`. The model is loaded on first use and shared per process."""
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 32):
-        self.name = DEFAULT_EMBEDDER if name in ("default", "all-MiniLM-L6-v2") else name
+        self.name = canonical_name(name)
         self.batch_size = batch_size
         self._lock = _LOCK  # the model (and its tokenizer) is shared per process: so is the lock
 
@@ -80,6 +86,24 @@ class SentenceTransformerEmbedder:
 
 
 _LOCK = threading.RLock()
+
+
+def make_embedder(name: str = DEFAULT_EMBEDDER, backend: str = DEFAULT_BACKEND,
+                  cache_dir: Path | None = None) -> Embedder:
+    """The sentence-transformers model `name` run by `backend` ("torch" or "onnx-int8"; the int8
+    export is made once into `cache_dir`, default `default_cache_dir()`). The two give slightly
+    different vectors, so they carry different names and an index refuses the other one."""
+    if backend == "torch":
+        return SentenceTransformerEmbedder(name)
+    if backend == "onnx-int8":
+        from .onnx_embed import OnnxEmbedder
+
+        return OnnxEmbedder(canonical_name(name), cache_dir or default_cache_dir())
+    raise ValueError(f"unknown embedding backend {backend!r}: use one of {', '.join(BACKENDS)}")
+
+
+def canonical_name(name: str) -> str:
+    return DEFAULT_EMBEDDER if name in ("default", "all-MiniLM-L6-v2") else name
 
 
 @lru_cache(maxsize=4)

@@ -13,6 +13,10 @@ class EmbedderMismatch(SearchIndexError):
     """The index on disk was built with another embedder than the one asked for."""
 
 
+class EmbedderError(SearchIndexError):
+    """The embedder cannot be loaded or made (e.g. an export that fails its check)."""
+
+
 class CorruptIndex(SearchIndexError):
     """The files of the index disagree with each other or cannot be read."""
 

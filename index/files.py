@@ -22,6 +22,12 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("QA_DATA_DIR") or ".qa")
 
 
+def default_cache_dir() -> Path:
+    """Where derived model files live (assembled GGUFs, the int8 embedder export):
+    `$QA_CACHE_DIR`, else `$XDG_CACHE_HOME/qa`, else `~/.cache/qa`."""
+    return Path(os.environ.get("QA_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa")
+
+
 def check_data_dir(data_dir: Path) -> None:
     """Refuse, before any work, a data folder that is a file, lies below a file, or cannot be
     written: `DataDirUnusable` with a one-line reason."""

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 from .build import CHUNKERS, CHUNKING, Source, collect, file_hash, real, root_problem, shown
 from .clean import valid_text
-from .embed import Embedder, SentenceTransformerEmbedder
+from .embed import Embedder, make_embedder
 from .errors import EmbedderMismatch, IndexMissing, SourceMissing, UnreadableDocument
 from .files import check_data_dir, default_data_dir, read_v1, remove_v1
 from .lexical import MODES
@@ -80,7 +80,7 @@ class Index:
     @classmethod
     def _open(cls, data_dir, embedder, create, chunking, store) -> "Index":
         data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        embedder = embedder or SentenceTransformerEmbedder()
+        embedder = embedder or make_embedder()
         backend = open_store(store, data_dir)
         if isinstance(backend, LocalStore):
             _migrate_v1(data_dir, backend)
@@ -97,7 +97,8 @@ class Index:
             raise EmbedderMismatch(
                 f"the index in {backend.location} was built with the embedder {built_with!r} "
                 f"({manifest['embedder'].get('dim', '?')}-d), not {embedder.name!r}: "
-                "rebuild it with `qa index --rebuild` or choose the same embedder")
+                "rebuild it with `qa index --rebuild` or choose the same embedder and backend "
+                "(QA_EMBEDDER, QA_EMBED_BACKEND)")
         return cls(data_dir, embedder, backend, manifest)
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from index import Embedder, Index, IndexMissing, Passage, SentenceTransformerEmbedder
+from index import Embedder, Index, IndexMissing, Passage, make_embedder
 from index.clean import sentences, valid_text
 
 from .answer import Answer, Timings
@@ -295,9 +295,14 @@ class _SentenceVectors:
         return np.vstack([self._known[t] for t in texts])
 
 
+def embedder_for(settings: Settings) -> Embedder:
+    """The settings' embedder run by their backend (`QA_EMBEDDER`, `QA_EMBED_BACKEND`)."""
+    return make_embedder(settings.embedder, settings.embed_backend, settings.cache_dir)
+
+
 def open_index(settings: Settings, embedder: Embedder | None = None, progress: bool = True) -> Index:
     """The index in `settings.data_dir`; when there is none yet, build it from `settings.seeds`."""
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
+    embedder = embedder or embedder_for(settings)
     try:
         return Index.open(settings.data_dir, embedder, store=settings.store, limits=settings.limits)
     except IndexMissing:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from index import DEFAULT_EMBEDDER, default_data_dir
+from index.embed import BACKENDS, DEFAULT_BACKEND
+from index.files import default_cache_dir
 from index.lexical import MODES
 from index.readers import Limits
 from index.store import store_kind
@@ -21,10 +23,6 @@ def _default_seeds() -> Path:
     return Path("seeds") if Path("seeds").is_dir() else REPO_SEEDS
 
 
-def _default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
-
-
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = field(default_factory=default_data_dir)  # the index: QA_DATA_DIR, else ./.qa
@@ -32,8 +30,9 @@ class Settings:
     # milvus://host:19530 a Milvus server or cluster; a path ending in .db Milvus Lite (embedded)
     store: str = ""
     seeds: Path = field(default_factory=_default_seeds)  # what `qa index` indexes by default
-    cache_dir: Path = field(default_factory=_default_cache)  # assembled GGUF files
+    cache_dir: Path = field(default_factory=default_cache_dir)  # assembled GGUF files, the int8 embedder export
     embedder: str = DEFAULT_EMBEDDER  # sentence-transformers name, local folder or hub id
+    embed_backend: str = DEFAULT_BACKEND  # "torch", or "onnx-int8" (exported once into cache_dir; docs/embedding.md)
     profile: str = "default"  # model profile from the catalogue: "default" (1.5B) or "fast" (0.5B)
     model_path: str = ""  # any GGUF file; overrides the profile when set
     k: int = 5  # passages retrieved per question
@@ -98,6 +97,8 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not None}).checked()
 
     def checked(self) -> "Settings":
+        if self.embed_backend not in BACKENDS:
+            raise SettingsError(f"embed_backend must be one of {', '.join(BACKENDS)}, not {self.embed_backend!r}")
         if self.k < 1:
             raise SettingsError(f"k must be at least 1, not {self.k}")
         try:

@@ -3,13 +3,14 @@ store (index/store.py). A new store backend joins the `STORES` list and must pas
 import numpy as np
 import pytest
 
-from index import Index, Passage, SentenceTransformerEmbedder
+from index import Index, Passage, SentenceTransformerEmbedder, make_embedder
 from index.store import open_store
 
 from .fakes import HashEmbedder
 
 EMBEDDERS = [pytest.param(HashEmbedder, id="fake"),
-             pytest.param(SentenceTransformerEmbedder, id="minilm", marks=pytest.mark.slow)]
+             pytest.param(SentenceTransformerEmbedder, id="minilm", marks=pytest.mark.slow),
+             pytest.param(lambda: make_embedder(backend="onnx-int8"), id="minilm-onnx-int8", marks=pytest.mark.slow)]
 STORES = ["local", "milvus-lite"]  # SQLite + FTS5 + FAISS; Milvus Lite (embedded, started here)
 
 

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="index folder (default: $QA_DATA_DIR or ./.qa)")
     common.add_argument("--embedder", help="sentence-transformers model name or folder (default: packaged all-MiniLM-L6-v2)")
+    common.add_argument("--embed-backend", choices=("torch", "onnx-int8"),
+                        help="what runs the embedder: torch, or its int8 ONNX export (docs/embedding.md)")
     searching = argparse.ArgumentParser(add_help=False)
     from index.lexical import MODES
 
@@ -108,17 +110,18 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args):
     from qa.settings import Settings
 
-    names = ("data_dir", "embedder", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search",
+    names = ("data_dir", "embedder", "embed_backend", "profile", "model_path", "n_threads", "n_ctx", "max_tokens", "k", "search",
              "llm_url", "llm_model")
     return Settings.from_env(**{n: getattr(args, n, None) for n in names})
 
 
 def cmd_index(args) -> int:
-    from index import Index, SentenceTransformerEmbedder
+    from index import Index
     from index.build import shown
+    from qa.assistant import embedder_for
 
     s = settings_from(args)
-    embedder = SentenceTransformerEmbedder(s.embedder)
+    embedder = embedder_for(s)
     if args.rebuild:
         import shutil
 

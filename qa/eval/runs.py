@@ -9,11 +9,11 @@ import time
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from index import Index, SentenceTransformerEmbedder
+from index import Index
 from index.build import CHUNKING, NAIVE_CHUNKING, collect, file_hash
 
 from ..answer import Answer
-from ..assistant import Assistant
+from ..assistant import Assistant, embedder_for
 from ..citations import cited_numbers
 from ..prompt import says_unknown
 from ..settings import Settings
@@ -113,7 +113,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
     corpus, questions = load_set(set_dir)
     pool = [q for q in questions if q.id not in exclude]
     chosen = sample(questions, limit, seed, exclude)[:first]
-    embedder = embedder or SentenceTransformerEmbedder(settings.embedder)
+    embedder = embedder or embedder_for(settings)
     name = Path(set_dir).name
     sections: dict[str, Section] = {}
     for pipeline, chunking in [("ours", CHUNKING)] + ([("yardstick", NAIVE_CHUNKING)] if yardstick else []):
