@@ -201,8 +201,12 @@ class LocalStore:
         snapshot = self._get("vectors")
         index, through, removed = None, 0, []
         if snapshot and (self.data_dir / snapshot["file"]).exists():
-            index, through = VectorIndex.load(self.data_dir / snapshot["file"]), snapshot["through"]
-            removed = [r[0] for r in self._db.execute("SELECT id FROM tombstones")]
+            try:
+                index, through = VectorIndex.load(self.data_dir / snapshot["file"]), snapshot["through"]
+            except RuntimeError:  # a damaged snapshot: the vectors are in SQLite too, build from them
+                index, through, snapshot = None, 0, None
+            else:
+                removed = [r[0] for r in self._db.execute("SELECT id FROM tombstones")]
         ids, vectors = self._rows("WHERE id > ?", (through,))
         if index is None:
             self._vectors = VectorIndex.build(vectors.shape[1], ids, vectors) if len(ids) else None

@@ -272,3 +272,38 @@ def test_serve_keeps_the_index_when_the_seed_folder_is_gone(tmp_path, seed_corpu
         assert "index not updated" in capsys.readouterr().out
     finally:
         stop(app.server)
+
+
+def test_a_damaged_snapshot_is_rebuilt_from_the_store_not_a_traceback(seed_index, tmp_path, embedder, monkeypatch):
+    """The FAISS snapshot is a cache of vectors SQLite also holds: a damaged one is dropped and the
+    index opens and searches as before."""
+    from index.store import LocalStore
+
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 1)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("The lighthouse keeper counted ships.")
+    seed_index.add([extra])
+    snapshot = seed_index.data_dir / seed_index.store._get("vectors")["file"]
+    snapshot.write_bytes(b"not a faiss index")
+    again = Index.open(seed_index.data_dir, embedder)
+    assert len(again) == 10 and again.search("lighthouse keeper", 1)[0].doc == "extra.txt"
+    assert not snapshot.exists()
+
+
+def test_rebuild_repairs_a_damaged_store(tmp_path, seed_corpus, monkeypatch, capsys):
+    """`qa index --rebuild` is what the error message of a damaged store advises: it must work
+    without opening the damaged store."""
+    import qa.assistant
+    from ui.cli import main
+
+    from .fakes import HashEmbedder
+
+    monkeypatch.setattr(qa.assistant, "make_embedder", lambda *args, **kwargs: HashEmbedder())
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "passages.sqlite").write_bytes(b"this is not a database" * 100)
+    assert main(["search", "Doctor No", "--data-dir", str(data)]) != 0
+    assert "rebuild" in capsys.readouterr().err.lower()
+    assert main(["index", str(seed_corpus), "--rebuild", "--data-dir", str(data)]) == 0
+    assert main(["search", "Doctor No", "-k", "1", "--data-dir", str(data)]) == 0
+    assert "russia-rejects" in capsys.readouterr().out

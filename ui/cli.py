@@ -125,9 +125,10 @@ def cmd_index(args) -> int:
     if args.rebuild:
         import shutil
 
-        from index.store import open_store
+        from index.store import open_store, store_kind
 
-        open_store(s.store, s.data_dir).clear()
+        if store_kind(s.store) != "local":  # the local store lives in the data folder, removed below
+            open_store(s.store, s.data_dir).clear()  # (opening a damaged one would fail: rebuild must not)
         shutil.rmtree(s.data_dir, ignore_errors=True)
     index = Index.open(s.data_dir, embedder, create=True, store=s.store, limits=s.limits)
     report = index.sync(args.paths or [s.seeds], progress=True, prune=args.prune, follow_links=args.follow_links)
