@@ -196,7 +196,10 @@ class MilvusStore:
         gone = list(gone)
         if not self._ready():
             self._create(int(meta["embedder"]["dim"]))
-        old = [int(r["id"]) for d in gone for r in self._query_all(f"doc == {_literal(d)}", ["id"])]
+        # rows of every document written now, not only of those known as indexed: a crash between
+        # the insert and the documents row below leaves rows of a new document, removed on its retry
+        old = [int(r["id"]) for d in dict.fromkeys([*gone, *documents])
+               for r in self._query_all(f"doc == {_literal(d)}", ["id"])]
         vectors = np.asarray(vectors, dtype=np.float32)
         rows = [{"doc": p.doc, "paragraph": p.paragraph, "part": p.part, "text": p.text, "record": record(p),
                  "words": " ".join(terms(p.text)), "dense": v.tolist()} for p, v in zip(passages, vectors)]

@@ -149,3 +149,25 @@ def test_index_runs_on_the_store(store_at, tmp_path, seed_corpus, monkeypatch):
     again = Index.open(tmp_path / "data", embedder)
     assert len(again) == 9 and [d.passages for d in again.documents()] == [9]
     assert again.search("quokkas Rottnest", 1, "lexical") == []
+
+
+def test_milvus_update_cut_short_leaves_no_duplicate_rows(tmp_path, monkeypatch):
+    """Milvus has no transactions across rows: when an update of a new document stops after its
+    rows went in but before its documents row (a crash), the retry must replace those rows, not
+    add a second copy."""
+    store = open_store(str(tmp_path / "milvus" / "qa.db"), tmp_path / "data")
+    try:
+        with monkeypatch.context() as patched:
+            def crash(*args, **kwargs):
+                raise KeyboardInterrupt("killed between the rows and the documents row")
+
+            patched.setattr(store._client, "upsert", crash)
+            with pytest.raises(KeyboardInterrupt):
+                store.update([], passages_of("a.txt"), unit(4), {"a.txt": {"sha256": "1"}}, META)
+        store.close()
+        store = open_store(str(tmp_path / "milvus" / "qa.db"), tmp_path / "data")  # the next run
+        assert store.documents() == {}  # the document is not known as indexed: it is added anew
+        store.update([], passages_of("a.txt"), unit(4), {"a.txt": {"sha256": "1"}}, META)
+        assert len(store) == 4 and [p.text for p in store.in_document("a.txt")] == TEXTS
+    finally:
+        store.close()
