@@ -266,7 +266,6 @@ def pdf_pages(data: bytes, max_pages: int = 2000) -> list[str]:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -277,13 +276,8 @@ def pdf_pages(data: bytes, max_pages: int = 2000) -> list[str]:
         return [(page.extract_text() or "").strip() for page in reader.pages]
     except UnreadableDocument:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError, RecursionError) as exc:
-        raise UnreadableDocument(f"damaged PDF: {' '.join(str(exc).split())}") from exc
-
-
-def pdf_to_text(data: bytes) -> str:
-    """Text of every page of a PDF, pages separated by blank lines."""
-    return "\n\n".join(p for p in pdf_pages(data) if p)
+    except Exception as exc:  # pypdf also raises AttributeError, IndexError, ... on damaged files
+        raise UnreadableDocument(f"damaged PDF: {' '.join(str(exc).split()) or type(exc).__name__}") from exc
 
 
 SUPPORTED = _supported()

@@ -52,3 +52,20 @@ def test_pdf_text(tmp_path):
     path = tmp_path / "doc.pdf"
     path.write_bytes(tiny_pdf(["Sevastopol harbour report"]))
     assert "Sevastopol harbour report" in read_document(path)
+
+
+def test_a_pdf_that_breaks_the_parser_in_any_way_is_skipped_with_a_reason(monkeypatch):
+    """pypdf raises AttributeError, IndexError, ZeroDivisionError ... on some damaged files: one such
+    PDF must be skipped with a reason, not stop the batch."""
+    import pypdf
+
+    from index.errors import UnreadableDocument
+    from index.readers import pdf_pages
+
+    class Broken:
+        def __init__(self, stream):
+            raise AttributeError("'NullObject' object has no attribute 'get_object'")
+
+    monkeypatch.setattr(pypdf, "PdfReader", Broken)
+    with pytest.raises(UnreadableDocument, match="damaged PDF: 'NullObject'"):
+        pdf_pages(b"%PDF-1.4 ...")
