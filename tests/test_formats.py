@@ -200,6 +200,13 @@ def test_document_route_serves_only_indexed_originals(settings, seed_index, gene
     (folder / "survey.pdf").write_bytes(tiny_pdf(["Replaced after indexing."]))
     with pytest.raises(NotServed, match="changed"):
         app.original("survey.pdf")
+    # a document indexed from inside the data folder (not an upload) is in the index, yet not served
+    inside = seed_index.data_dir / "notes.txt"
+    inside.write_text("The harbour master counted the ships.\n")
+    seed_index.add([inside])
+    assert seed_index.document("notes.txt") is not None
+    with pytest.raises(NotServed, match="not an indexed document"):
+        app.original("notes.txt")
 
 
 def test_an_index_from_before_locations_loads_and_gains_them_on_update(tmp_path):
