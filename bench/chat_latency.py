@@ -30,14 +30,14 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from qa import Settings
-    from ui.app import serve
+    from ui.app import serve, stop
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as data:
         settings = Settings.from_env(data_dir=data, seeds=ROOT / "seeds", profile=args.profile)
-        demo, _ = serve(settings, "127.0.0.1", port, block=False)
+        _, app = serve(settings, "127.0.0.1", port, block=False)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
@@ -71,7 +71,7 @@ def main() -> None:
                 cells = " | ".join("–" if t is None else f"{t:.1f}" for t in (shown, first, done))
                 print(f"| {q} | {cells} |", flush=True)
             browser.close()
-        demo.close()
+        stop(app.server)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,8 @@
-"""Keyword search (BM25 by `bm25s`, English stemming by PyStemmer) and the rank fusion that joins it
-with the dense results. News questions are full of names, dates and numbers that embeddings blur;
+"""Keyword-search terms (tokenised, stop words dropped and stemmed by PyStemmer exactly as `bm25s`
+does), and the rank fusion that joins keyword and dense results. The stores score the terms with
+BM25 themselves (SQLite FTS5 in the local store, Milvus's BM25 function); `LexicalIndex`, the
+in-memory `bm25s` index the project used before, stays as the reference `bench/store_eval.py`
+compares them with. News questions are full of names, dates and numbers that embeddings blur;
 BM25 matches them exactly."""
 from __future__ import annotations
 

@@ -202,3 +202,23 @@ def test_free_port_helper_gives_a_closed_port():
     port = free_port()
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_an_answer_that_ends_without_its_result_is_an_error_both_ways(settings, seed_index, monkeypatch):
+    """A stream of words that stops before the checked Answer (a broken generator) must end in an
+    error, streamed or not, never in a reply that looks complete."""
+    from qa import Assistant
+
+    def words_only(self, question, *args, **kwargs):
+        yield "Sergei Lavrov is "
+
+    monkeypatch.setattr(Assistant, "stream", words_only)
+    server, url = serve_api(ChatApp(settings, seed_index, ScriptedGenerator(LAVROV)))
+    try:
+        messages = [{"role": "user", "content": QUESTION}]
+        with pytest.raises(openai.APIError, match="ended without an answer"):
+            client(url).chat.completions.create(model="qa", messages=messages)
+        with pytest.raises(openai.APIError, match="ended without an answer"):
+            list(client(url).chat.completions.create(model="qa", stream=True, messages=messages))
+    finally:
+        server.should_exit = True

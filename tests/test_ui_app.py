@@ -1,7 +1,7 @@
 """The chat app's event functions with fakes (no browser, no models)."""
 import pytest
 
-from ui.app import MAX_UPLOAD, ChatApp
+from ui.app import ChatApp
 from ui.format import DRAFT_NOTE
 
 
@@ -68,7 +68,7 @@ def test_upload_checks_type_and_size_and_indexes_the_rest(app, tmp_path):
     exe = tmp_path / "tool.exe"
     exe.write_bytes(b"MZ")
     big = tmp_path / "big.txt"
-    big.write_bytes(b"a" * (MAX_UPLOAD + 1))
+    big.write_bytes(b"a" * (app.max_upload + 1))
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     status, rows, choices = app.upload([str(good), str(exe), str(big), str(empty)])

@@ -281,6 +281,8 @@ def build_api(chat, settings):
                     streamed += item
                     yield chunk(model, ident, created, {"content": item})
                     item = await run_in_threadpool(next, it, DONE)
+                else:  # the stream ran out without the checked Answer
+                    raise QAError("the assistant ended without an answer")
                 yield "data: [DONE]\n\n"
             except (QAError, SearchIndexError, ValueError) as exc:
                 kind = "model_server" if isinstance(exc, ModelServerError) else None

@@ -20,7 +20,6 @@ from qa.prompt import SEED_QUESTION
 from .format import DOCUMENT_ROUTE, answer_chat, chat_text, draft_chat, found_html, sources_html
 
 ALLOWED = SUPPORTED  # what the readers read (index/readers.py), so an upload and a folder agree
-MAX_UPLOAD = Settings.max_file_mb * 2**20  # the default; each app uses its settings' limit
 EXAMPLES = [SEED_QUESTION, 'Who is nicknamed "Doctor No"?',
             "What did Putin privately tell George W. Bush in 2008?"]
 CSS = """
@@ -305,6 +304,8 @@ def stop(server, timeout: float = 10.0) -> None:
     """Stop a server that `start` ran in a thread and wait until its port is free again."""
     server.should_exit = True
     server.thread.join(timeout)
+    if server.thread.is_alive():
+        raise RuntimeError(f"the server did not stop within {timeout:.0f} s")
 
 
 def add_document_route(server, app: ChatApp) -> None:

@@ -202,9 +202,11 @@ def cmd_serve(args) -> int:
           f"http://{args.host}:{args.port}/v1 (Ctrl+C to stop)")
     if settings.llm_url:
         print(f"answers come from the model server at {settings.llm_url}")
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("QA_API_KEY"):
-        print("warning: bound beyond this machine and QA_API_KEY is not set: anyone who can reach "
-              f"{args.host}:{args.port} can use the API", file=sys.stderr)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        api = ("the API needs QA_API_KEY" if os.environ.get("QA_API_KEY") else
+               "QA_API_KEY is not set: so can the API")
+        print(f"warning: bound beyond this machine: anyone who can reach {args.host}:{args.port} can use "
+              f"the chat page and open the indexed documents; {api}", file=sys.stderr)
     serve(settings, args.host, args.port)
     return 0
 
