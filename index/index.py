@@ -152,6 +152,19 @@ class Index:
             cosines = store.vectors([pid for pid, _ in kept]) @ query if kept else []
         return [passage.with_score(c) for (_, passage), c in zip(kept, cosines)]
 
+    def keyword_first(self, question: str, n: int = 1) -> list[str]:
+        """The texts of the `n` passages keyword search (BM25) ranks first, without embedding the
+        question: the hybrid ranking's other half, for callers that treat its best match apart.
+
+        Unlike `search`, no scores are computed and duplicates are not merged."""
+        question = valid_text(question)
+        if not question.strip() or n <= 0:
+            return []
+        with self._lock:
+            if not len(self.store):
+                return []
+            return [p.text for p in self.store.passages(self.store.lexical(question, n))]
+
     def documents(self) -> list[DocumentInfo]:
         with self._lock:
             docs = self.store.documents()

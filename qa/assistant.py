@@ -29,6 +29,8 @@ class Retrieval:
     query: str  # what was searched: the question made self-contained from the conversation
     passages: tuple[Passage, ...]  # best first, with scores
     seconds: float
+    keyword: tuple[str, ...] = ()  # texts of the passages keyword search ranks first (sent even
+    #                                outside the score margin when among `passages`)
 
 
 class Assistant:
@@ -83,8 +85,11 @@ class Assistant:
         if not question:
             raise ValueError("the question is empty")
         query = standalone(question, history)
-        passages = tuple(self.index.search(query, k or self.settings.k, search or self.settings.search))
-        return Retrieval(question, query, passages, time.perf_counter() - started)
+        mode = search or self.settings.search
+        passages = tuple(self.index.search(query, k or self.settings.k, mode))
+        keep = self.settings.keyword_keep
+        keyword = tuple(self.index.keyword_first(query, keep)) if keep and mode != "dense" and passages else ()
+        return Retrieval(question, query, passages, time.perf_counter() - started, keyword)
 
     def stream(self, question: str, k: int | None = None, history: Sequence[str] = (),
                retrieval: Retrieval | None = None) -> Iterator[str | Answer]:
@@ -236,10 +241,13 @@ class Assistant:
 
     def _lean(self, retrieval: Retrieval, vectors: "_SentenceVectors") -> tuple[tuple[Passage, str], ...]:
         """The passages worth sending, each with the text to show: those over the `min_score` floor
-        and within `margin` of the best score, cut to their best sentences within `budget` tokens."""
+        and either within `margin` of the best score or ranked first by keyword search (a passage
+        holding the question's rare words, whose embedding says less: measured in
+        `bench/passages_sent.py`), cut to their best sentences within `budget` tokens."""
         s = self.settings
         floor = max((p.score for p in retrieval.passages), default=0.0) - s.margin
-        kept = [p for p in retrieval.passages if p.score >= s.min_score and p.score >= floor]
+        kept = [p for p in retrieval.passages
+                if p.score >= s.min_score and (p.score >= floor or p.text in retrieval.keyword)]
         if not kept:
             return ()
         embedder = self.index.embedder

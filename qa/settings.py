@@ -38,7 +38,8 @@ class Settings:
     k: int = 5  # passages retrieved per question
     search: str = "hybrid"  # "hybrid" (BM25 + dense, fused), "dense" or "lexical"
     min_score: float = 0.2  # below this cosine similarity no passage counts as relevant
-    margin: float = 0.1  # passages sent: those within this cosine similarity of the best one
+    margin: float = 0.1  # passages sent: those within this cosine similarity of the best one,
+    keyword_keep: int = 1  # ... and the passages keyword search (BM25) ranks first, this many (0: none)
     budget: int = 160  # tokens of passage text sent: the best sentences of the passages kept
     reasons_budget: int = 320  # the same for a "why" question, whose answer gives every reason stated
     # what a sentence needs to count as supported by the passage it cites (qa/support.py):
@@ -107,9 +108,9 @@ class Settings:
             raise SettingsError(str(exc)) from exc
         if self.search not in MODES:
             raise SettingsError(f"search must be one of {', '.join(MODES)}, not {self.search!r}")
-        if self.budget < 16 or self.margin < 0:
-            raise SettingsError(f"budget must be at least 16 tokens and margin not negative, "
-                                f"not {self.budget} and {self.margin}")
+        if self.budget < 16 or self.margin < 0 or self.keyword_keep < 0:
+            raise SettingsError(f"budget must be at least 16 tokens, margin and keyword_keep not negative, "
+                                f"not {self.budget}, {self.margin} and {self.keyword_keep}")
         if not (0 <= self.supported_share <= 1 and 0 <= self.retry_floor <= 1 and 0 <= self.confidence_floor <= 1):
             raise SettingsError("supported_share, retry_floor and confidence_floor must lie between 0 and 1")
         if self.n_ctx < 512:

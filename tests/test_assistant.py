@@ -242,3 +242,31 @@ def test_each_passage_sentence_is_embedded_once_per_question(settings, seed_inde
     passage_sentences = {s for p in answer.passages for s in sentences(p.text)}
     counted = [t for t in embedder.embedded if t in passage_sentences]
     assert passage_sentences and len(counted) == len(set(counted))
+
+
+def test_the_keyword_searchs_first_passage_is_sent_even_outside_the_score_margin(settings, seed_index, generator):
+    """A passage holding the question's rare words can score low on embeddings (a short, generic
+    passage leads instead: 'Figures of the harbour.' over 'The harbour museum keeps …'); the one
+    keyword search ranks first is sent with those within the margin (bench/passages_sent.py)."""
+    from qa.assistant import Retrieval, _SentenceVectors
+
+    question = "Who is nicknamed Doctor No?"
+    ranked = seed_index.search(question, 5)
+    top, low = ranked[0].with_score(0.9), ranked[1].with_score(0.5)
+    retrieval = Retrieval(question, question, (top, low), 0.0, keyword=(low.text,))
+    assistant = Assistant(settings.but(margin=0.1), seed_index, generator)
+    assert [p for p, _ in assistant._lean(retrieval, _SentenceVectors(seed_index.embedder))] == [top, low]
+    without = Retrieval(question, question, (top, low), 0.0)
+    assert [p for p, _ in assistant._lean(without, _SentenceVectors(seed_index.embedder))] == [top]
+    floor = Retrieval(question, question, (top, low.with_score(0.01)), 0.0, keyword=(low.text,))
+    assert [p for p, _ in assistant._lean(floor, _SentenceVectors(seed_index.embedder))] == [top]  # min_score holds
+
+
+def test_retrieval_names_the_keyword_searchs_first_passage_unless_asked_not_to(settings, seed_index, generator):
+    question = "Which Georgian regions did Russian forces seize?"
+    first = seed_index.keyword_first(question, 1)
+    assert len(first) == 1 and "Ossetia" in first[0]
+    assert Assistant(settings, seed_index, generator).retrieve(question).keyword == tuple(first)
+    assert Assistant(settings.but(keyword_keep=0), seed_index, generator).retrieve(question).keyword == ()
+    assert Assistant(settings, seed_index, generator).retrieve(question, search="dense").keyword == ()
+    assert seed_index.keyword_first("", 1) == [] and seed_index.keyword_first(question, 0) == []

@@ -143,12 +143,13 @@ def test_index_runs_on_the_store(store_at, tmp_path, seed_corpus, monkeypatch):
     extra.write_text("Quokkas live on Rottnest Island off Perth.")
     index.add([extra])
     assert index.search("quokkas Rottnest", 1, "lexical")[0].doc == "extra.txt"
+    assert index.keyword_first("quokkas Rottnest", 1) == ["Quokkas live on Rottnest Island off Perth."]
     third = next(p for p in index.passages if p.paragraph == 3)
     assert [n.paragraph for n in index.neighbours(third)] == [2, 4]
     index.remove(["extra.txt"])
     again = Index.open(tmp_path / "data", embedder)
     assert len(again) == 9 and [d.passages for d in again.documents()] == [9]
-    assert again.search("quokkas Rottnest", 1, "lexical") == []
+    assert again.search("quokkas Rottnest", 1, "lexical") == [] and again.keyword_first("quokkas Rottnest") == []
 
 
 def test_milvus_update_cut_short_leaves_no_duplicate_rows(tmp_path, monkeypatch):

@@ -71,7 +71,9 @@ def test_eval_end_to_end_with_fakes(tmp_path, settings, seed_index, generator, e
     ours, base = report.ours, report.yardstick
     assert report.questions == 3 and ours.counts["accuracy"]["of"] == 2
     assert ours.summary["correct_abstention"] == 1.0
-    assert {"hit@1", "hit@3", "recall@3", "mrr@10", "accuracy", "citation_precision", "ttft_p50"} <= set(ours.summary)
+    assert {"hit@1", "hit@3", "recall@3", "mrr@10", "accuracy", "citation_precision", "citation_precision_answer",
+            "ttft_p50"} <= set(ours.summary)
+    assert ours.counts["citation_precision_answer"]["n"] >= ours.counts["citation_precision"]["n"] > 0
     assert base.index["passages"] != ours.index["passages"]  # raw lines, headings and all
     [prompt] = [p for p in generator.prompts if p[0]["content"] == YARDSTICK_SYSTEM and "population" in p[1]["content"]]
     assert prompt[1]["content"].startswith("[1] ")  # whole paragraphs, numbered
@@ -119,3 +121,13 @@ def test_qa_eval_runs_the_yardstick_unless_told_not_to():
     parser = build_parser()
     assert parser.parse_args(["eval", "some-set"]).baseline == "naive"
     assert parser.parse_args(["eval", "some-set", "--baseline", "none"]).baseline == "none"
+
+
+def test_a_citation_of_another_passage_that_holds_the_answer_counts_apart_from_gold():
+    """News repeats: a correct answer may cite a passage other than the gold one that states the
+    same fact. citation_precision counts gold only; citation_precision_answer counts both."""
+    rows = [row(reply="Lavrov [1] [2]", cited=[True, False]), row(reply="Lavrov [1]", cited=[False])]
+    rows[0].cited_answer, rows[1].cited_answer = [True, True], [False]
+    a = answers(rows)
+    assert (a["citation_precision"]["n"], a["citation_precision"]["of"]) == (1, 3)
+    assert (a["citation_precision_answer"]["n"], a["citation_precision_answer"]["of"]) == (2, 3)

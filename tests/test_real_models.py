@@ -172,11 +172,7 @@ def formats_assistant(tmp_path_factory):
     return Assistant(settings)
 
 
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=(
-    "not met yet: 'What does the harbour museum keep?' — the spreadsheet row 'Figures of the harbour.' "
-    "leads dense search (0.676) and the margin (0.1) cuts the museum passage (0.548), so the model "
-    "answers from the wrong row; the .odt reader itself is right (test_formats.py)")))
-    if name == "museum.odt" else name for name in ANSWER_WORDS])
+@pytest.mark.parametrize("name", list(ANSWER_WORDS))
 def test_each_format_answered_and_cited_at_its_location(formats_assistant, name):
     """Issue 15: a question about the fact in each file is answered by the real model and cited at
     the file's own location (page, slide, row, e-mail, chapter)."""

@@ -26,6 +26,9 @@ class Row:
     prompt_tokens: int = 0
     generated_tokens: int = 0
     confidence: float | None = None  # the calibrated score, where the pipeline gives one
+    # per cited passage: is it gold, or does it hold an accepted answer (news repeats: another
+    # passage than the gold one often states the same fact)
+    cited_answer: list[bool] = field(default_factory=list)
 
 
 def correct(reply: str, answers: Sequence[Sequence[str]]) -> bool:
@@ -135,11 +138,13 @@ def answers(rows: Sequence[Row]) -> dict:
     right = [r for r in answerable if not r.abstained and correct(r.reply, r.answers)]
     replied = [r for r in rows if not r.abstained]
     cited = [g for r in answerable if not r.abstained for g in r.cited_gold]
+    bearing = [g for r in answerable if not r.abstained for g in r.cited_answer]
     return {
         "accuracy": figure(len(right), len(answerable)),
         "false_abstention": figure(sum(r.abstained for r in answerable), len(answerable)),
         "correct_abstention": figure(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "citation_precision": figure(sum(cited), len(cited)),
+        "citation_precision_answer": figure(sum(bearing), len(bearing)),
         "citation_recall": figure(sum(any(r.cited_gold) for r in right), len(right)),
         "no_citation": figure(sum(not r.cited_gold for r in replied), len(replied)),
     }

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ORDER = ["hit@1", "hit@{k}", "recall@{k}", "mrr@10", "accuracy", "false_abstention", "correct_abstention",
-         "citation_precision", "citation_recall", "no_citation", "confidence_auc", "ttft_p50", "ttft_p95",
+         "citation_precision", "citation_precision_answer", "citation_recall", "no_citation", "confidence_auc", "ttft_p50", "ttft_p95",
          "total_p50", "total_p95", "prompt_tokens_mean", "generated_tokens_mean", "generation_tokens_per_s",
          "llm_called"]
 

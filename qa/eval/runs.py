@@ -68,6 +68,7 @@ def run_ours(assistant: Assistant, q: Question, k: int, row: Row) -> dict:
     t = answer.timings
     row.reply, row.abstained, row.confidence = answer.text, answer.abstained, answer.confidence
     row.cited_gold = [any(is_gold(c.passage, q.gold)) for c in answer.citations]
+    row.cited_answer = [g or correct(c.passage.text, q.answers) for g, c in zip(row.cited_gold, answer.citations)]
     row.ttft, row.total, row.prompt_tokens, row.generated_tokens = (t.first_token_s, t.total_s, t.prompt_tokens,
                                                                      t.generated_tokens)
     return {"citations": [c.passage.ref for c in answer.citations], "notes": list(answer.notes),
@@ -96,6 +97,8 @@ def run_yardstick(index: Index, generator, q: Question, k: int, row: Row, max_to
     row.abstained = says_unknown(row.reply) or not row.reply
     numbers = [n for n in cited_numbers(row.reply) if not row.abstained]
     row.cited_gold = [1 <= n <= len(passages) and any(is_gold(passages[n - 1], q.gold)) for n in numbers]
+    row.cited_answer = [g or (1 <= n <= len(passages) and correct(passages[n - 1].text, q.answers))
+                        for g, n in zip(row.cited_gold, numbers)]
     return {"citations": [passages[n - 1].ref if 1 <= n <= len(passages) else f"[{n}] (no such passage)"
                           for n in numbers]}
 
