@@ -14,7 +14,10 @@ the `QA_STORE` setting.
   written through `index.files.commit` (fsync, rename, fsync the folder) before SQLite names it.
   Opening reads it and replays from SQLite what changed since (passages with a higher id, ids in
   `tombstones`); a new snapshot is written only when that replay has grown large. So adding or
-  removing a document writes that document's rows and nothing else of the corpus.
+  removing a document writes that document's rows and nothing else of the corpus. The IVF kind
+  cannot remove ids, only hide them: its snapshot still holds the ids removed before it was
+  written, and those stay in `tombstones` (their count is the snapshot's `hidden`) so that opening
+  hides them again.
 """
 from __future__ import annotations
 
@@ -371,6 +374,7 @@ class LocalStore:
             return
         changed = self._db.execute("SELECT count(*) FROM passages WHERE id > ?", (through,)).fetchone()[0]
         changed += self._db.execute("SELECT count(*) FROM tombstones").fetchone()[0]
+        changed -= (self._get("vectors") or {}).get("hidden", 0)  # tombstones the snapshot holds
         if changed >= max(self.SNAPSHOT_EVERY, len(self._vectors) // 20):
             self._snapshot()
 
@@ -381,10 +385,12 @@ class LocalStore:
         name = f"vectors-{previous['generation'] + 1}.faiss"
         self._vectors.save(self.data_dir / name)
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='passages'").fetchone()
+        hidden = self._vectors.hidden  # removed ids the file still holds (IVF kind): tombstones
         with self._transaction():
-            self._set("vectors", {"file": name, "through": row[0] if row else 0,
+            self._set("vectors", {"file": name, "through": row[0] if row else 0, "hidden": len(hidden),
                                   "generation": previous["generation"] + 1, "kind": self._vectors.kind})
             self._db.execute("DELETE FROM tombstones")
+            self._db.executemany("INSERT INTO tombstones VALUES (?)", [(i,) for i in hidden])
         if previous.get("file"):
             (self.data_dir / previous["file"]).unlink(missing_ok=True)
 
