@@ -254,10 +254,9 @@ class LocalStore:
         if self._vectors is None:
             return []
         query = np.asarray(query, dtype=np.float32).reshape(-1)
-        ivf = self._vectors.kind == "ivf"
-        _, ids = self._vectors.search(query, k * 2 if ivf else k)
+        _, ids = self._vectors.search(query, k)
         ids = [int(i) for i in ids if i >= 0]
-        if ivf:  # quantised scores: re-rank the candidates by their exact vectors
+        if self._vectors.kind == "ivf":  # SQ8 scores: re-rank by the exact vectors (docs/scale.md)
             exact = self.vectors(ids) @ query
             ids = [ids[i] for i in np.argsort(-exact, kind="stable")[:k]]
         return ids

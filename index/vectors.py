@@ -31,8 +31,8 @@ from .files import commit
 EXACT_BELOW = 50_000  # vectors; above, IVF fast scan with an SQ8 refine
 RETRAIN_GROWTH = 4  # an IVF index built for n vectors is retrained once it holds more than 4 n
 TRAIN_SAMPLE = 64  # training vectors per inverted list (FAISS warns below 39)
-NPROBE_SHARE = 0.12  # inverted lists visited per query (at least 16)
-SHORTLIST = 3000  # fast-scan candidates re-scored by the SQ8 codes (docs/scale.md)
+NPROBE_SHARE = 0.16  # inverted lists visited per query (at least 16)
+SHORTLIST = 2000  # fast-scan candidates re-scored by the SQ8 codes (docs/scale.md)
 HIDDEN_SHARE = 0.1  # rebuild once more than this share of the IVF index is removed ids
 
 

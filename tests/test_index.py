@@ -51,18 +51,25 @@ def test_ivf_search_reranked_is_exact_and_never_returns_removed_ids(monkeypatch)
         scores = vectors[live] @ q
         return list(ids[live][np.argsort(-scores)[:k]])
 
-    def ivf_top(q, k=10):  # as the store does: candidates re-ranked by their exact vectors
-        found = [int(i) for i in ivf.search(q, 2 * k)[1] if i >= 0]
+    def ivf_top(q, k=10, candidates=10):  # as the store does: re-ranked by their exact vectors
+        found = [int(i) for i in ivf.search(q, candidates)[1] if i >= 0]
         return sorted(found, key=lambda i: -float(vectors[i // 3 - 1] @ q))[:k]
 
+    def check(live):
+        # the SQ8 scores order the shortlist nearly as exactly: its best 20 hold the exact best 10
+        assert all(ivf_top(q, candidates=20) == exact_top(q, live) for q in queries)
+        # and its best 10 (what the store re-ranks for k = 10) all but the odd one at the border
+        found = [len(set(ivf_top(q)) & set(exact_top(q, live))) / 10 for q in queries]
+        assert np.mean(found) >= 0.95 and all(ivf_top(q)[0] == exact_top(q, live)[0] for q in queries)
+
     live = np.ones(1000, dtype=bool)
-    assert all(ivf_top(q) == exact_top(q, live) for q in queries)
+    check(live)
     gone = np.random.default_rng(2).choice(1000, size=80, replace=False)
     ivf.remove(ids[gone])
     ivf.remove(ids[gone[:5]])  # removing again changes nothing
     live[gone] = False
     assert len(ivf) == 920 and ivf.hidden == sorted(ids[gone].tolist()) and not ivf.wants_rebuild()
-    assert all(ivf_top(q) == exact_top(q, live) for q in queries)
+    check(live)
     assert set(ivf.search(queries[0], 10**6)[1].tolist()) - {-1} == set(ids[live].tolist())
     ivf.remove(ids[live][:30])  # now more than a tenth of the index is hidden: rebuild
     assert ivf.wants_rebuild()
@@ -341,8 +348,8 @@ def test_the_ivf_store_keeps_removed_passages_hidden_across_snapshots_and_reopen
     index.remove(["b.txt"])  # hidden in FAISS, and the snapshot written now still holds the rows
     snapshot = store._get("vectors")
     assert snapshot["hidden"] == 60 and len(store._vectors.hidden) == 60 and len(index) == 60
-    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 10**6)
-    index.add([corpus / "c.txt"])  # replayed from SQLite on the next open, no new snapshot
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 61)  # 60 new rows: the snapshot's own 60
+    index.add([corpus / "c.txt"])  # tombstones do not count, so no new one; replayed on opening
     assert store._get("vectors") == snapshot
 
     def check(ix):
