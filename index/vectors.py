@@ -1,23 +1,26 @@
-"""FAISS over passage ids, its kind chosen by size: exact inner product below `EXACT_BELOW` vectors,
-an inverted-file index above — 4-bit product-quantised codes scanned with FAISS's SIMD "fast scan"
-(`IndexIVFPQFastScan`, two dimensions a code) for a shortlist of `SHORTLIST` candidates, re-scored
-by 8-bit scalar-quantised copies of the vectors (`IndexRefine` over `IndexScalarQuantizer` SQ8) —
-trained on a sample and retrained when the corpus has grown well past its training. Vectors are
-unit rows, so inner products are cosine similarities; the store re-ranks the best candidates by
-their exact vectors (index/store.py).
+"""FAISS over passage ids, its kind chosen by size: exact inner product below `EXACT_BELOW` vectors;
+above, an inverted-file index whose lists hold 4-bit product-quantised codes of each vector's
+residual (vector minus its list's centroid, two dimensions a code), scanned with FAISS's SIMD "fast
+scan" (`IndexIVFPQFastScan`) for a shortlist of `SHORTLIST` candidates that 8-bit scalar-quantised
+copies of the vectors re-score (`IndexRefine` over an SQ8 `IndexScalarQuantizer`), all under an
+`IndexIDMap2` for the 64-bit passage ids. It is trained on a sample and retrained when the corpus
+has grown well past its training. Vectors are unit rows, so inner products are cosine
+similarities; the store re-ranks the best candidates by their exact vectors (index/store.py).
 
-Removing: the exact index removes ids in place. The fast-scan codes cannot remove (FAISS's blocked
-inverted lists do not implement it), so a removed id is *hidden*: searches skip it through an
-`IDSelector`, `hidden` lists it, and the index is rebuilt once more than `HIDDEN_SHARE` of what it
-holds is hidden. A saved index holds its hidden ids; the store keeps them in SQLite (its
-`tombstones`) and hides them again after loading.
+Removing: the exact index removes ids in place. Fast-scan lists cannot (FAISS does not implement
+it), so a removed id is *hidden*: searches skip it through an `IDSelector` over FAISS rows, `hidden`
+lists it, and the index asks to be rebuilt once more than `HIDDEN_SHARE` of what it holds is
+hidden. A saved index holds its hidden ids; the store keeps them in SQLite (its `tombstones`) and
+hides them again after loading. A search for every row (k ≥ the size) scores every SQ8 code, since
+fast scan may leave out the least similar rows.
 
-The numbers were measured with `bench/scale.py` and `bench/dense_sweep.py` (docs/scale.md): exact
-search of one query over 50,000 384-d vectors takes ≈ 4.7 ms on one core of this 2-core machine,
-the dense-search budget; at 1,000,000 the IVF-SQ8 index used before needed 8–12 % of its lists
-scanned (6–10 ms) for recall@10 ≥ 0.95, where fast scan of 12 % with a 3,000-candidate SQ8 shortlist
-takes ≈ 4 ms. HNSW was measured too and rejected: on the benchmark's vectors it reached recall 0.91
-only at efSearch 2,048 (4.6 ms) at 100,000 passages, and it cannot remove ids either.
+Measured with `bench/scale.py` and `bench/dense_sweep.py` on this 2-core machine (docs/scale.md):
+exact search of one query over 50,000 384-d vectors takes ≈ 4.7 ms on one core, the dense-search
+budget. At 1,000,000 the IVF-SQ8 index used before needed 8–12 % of its lists scanned (6–10 ms)
+for recall@10 ≥ 0.95; this one, scanning 16 % with a 2,000-candidate shortlist, answers a whole
+dense `Index.search` in ≈ 4–5 ms at recall@10 0.963. HNSW was measured and rejected: on the
+benchmark's vectors it reached recall@10 0.91 only at efSearch 2,048 (4.6 ms) at 100,000 passages,
+and it cannot remove ids either.
 """
 from __future__ import annotations
 
