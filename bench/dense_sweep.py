@@ -50,8 +50,8 @@ def main() -> None:
     store = index.store
     top = [store.dense(q, 50) for q in queries]
     parts = {"embed one question": [lambda t=t: embedder.embed([t]) for t in questions],
-             "FAISS search, 100 candidates": [lambda q=q: store._vectors.search(q, 100) for q in queries],
-             "store dense search (+ exact re-rank of 100)": [lambda q=q: store.dense(q, 50) for q in queries],
+             "FAISS search, 50 candidates": [lambda q=q: store._vectors.search(q, 50) for q in queries],
+             "store dense search of 50 (+ their exact re-ranking)": [lambda q=q: store.dense(q, 50) for q in queries],
              "read 10 passages": [lambda ids=ids: store.passages(ids[:10]) for ids in top],
              "read 50 passages": [lambda ids=ids: store.passages(ids) for ids in top],
              "read 10 vectors": [lambda ids=ids: store.vectors(ids[:10]) for ids in top]}
