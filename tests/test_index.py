@@ -398,3 +398,19 @@ def test_search_reads_passages_lazily_and_gives_what_reading_them_all_gives(tmp_
             assert len(reads) == (1 if len({p.text for p in real(ids[:k])}) == k else 2)
             counts.append(len(reads))
     assert set(counts) == {1, 2}  # duplicates among the first k made the rest be read, and only then
+
+
+def test_an_ivf_sq8_index_of_the_earlier_kind_still_searches_and_asks_to_be_rebuilt(tmp_path):
+    import faiss
+
+    vectors = unit_rows(400, 16)
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(16), 16, 8, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add_with_ids(vectors, np.arange(1, 401))
+    faiss.write_index(ivf, str(tmp_path / "old.faiss"))  # a snapshot written before this kind
+    old = VectorIndex.load(tmp_path / "old.faiss")
+    assert old.kind == "ivf" and old.wants_rebuild()  # the next update rebuilds it as fast scan
+    assert old.search(vectors[4], 1)[1][0] == 5
+    old.remove([5])
+    assert len(old) == 399 and old.hidden == [] and 5 not in old.search(vectors[4], 5)[1]
