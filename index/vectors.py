@@ -17,8 +17,8 @@ fast scan may leave out the least similar rows.
 Measured with `bench/scale.py` and `bench/dense_sweep.py` on this 2-core machine (docs/scale.md):
 exact search of one query over 50,000 384-d vectors takes ≈ 4.7 ms on one core, the dense-search
 budget. At 1,000,000 the IVF-SQ8 index used before needed 8–12 % of its lists scanned (6–10 ms)
-for recall@10 ≥ 0.95; this one, scanning 16 % with a 2,000-candidate shortlist, answers a whole
-dense `Index.search` in ≈ 4–5 ms at recall@10 0.963. HNSW was measured and rejected: on the
+for recall@10 ≥ 0.95; this one, scanning 12 % with a 2,000-candidate shortlist, answers a whole
+dense `Index.search` in 3.9–5.4 ms at recall@10 0.956. HNSW was measured and rejected: on the
 benchmark's vectors it reached recall@10 0.91 only at efSearch 2,048 (4.6 ms) at 100,000 passages,
 and it cannot remove ids either.
 """
@@ -34,7 +34,7 @@ from .files import commit
 EXACT_BELOW = 50_000  # vectors; above, IVF fast scan with an SQ8 refine
 RETRAIN_GROWTH = 4  # an IVF index built for n vectors is retrained once it holds more than 4 n
 TRAIN_SAMPLE = 64  # training vectors per inverted list (FAISS warns below 39)
-NPROBE_SHARE = 0.16  # inverted lists visited per query (at least 16)
+NPROBE_SHARE = 0.12  # inverted lists visited per query (at least 16)
 SHORTLIST = 2000  # fast-scan candidates re-scored by the SQ8 codes (docs/scale.md)
 HIDDEN_SHARE = 0.1  # rebuild once more than this share of the IVF index is removed ids
 
