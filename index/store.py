@@ -260,7 +260,7 @@ class LocalStore:
         query = np.asarray(query, dtype=np.float32).reshape(-1)
         _, ids = self._vectors.search(query, k)
         ids = [int(i) for i in ids if i >= 0]
-        if self._vectors.kind == "ivf":  # SQ8 scores: re-rank by the exact vectors (docs/scale.md)
+        if not self._vectors.exact_scores:  # 8-bit scores: re-rank by the exact vectors
             exact = self.vectors(ids) @ query
             ids = [ids[i] for i in np.argsort(-exact, kind="stable")[:k]]
         return ids

@@ -1,26 +1,27 @@
 """FAISS over passage ids, its kind chosen by size: exact inner product below `EXACT_BELOW` vectors;
 above, an inverted-file index whose lists hold 4-bit product-quantised codes of each vector's
 residual (vector minus its list's centroid, two dimensions a code), scanned with FAISS's SIMD "fast
-scan" (`IndexIVFPQFastScan`) for a shortlist of `SHORTLIST` candidates that 8-bit scalar-quantised
-copies of the vectors re-score (`IndexRefine` over an SQ8 `IndexScalarQuantizer`), all under an
-`IndexIDMap2` for the 64-bit passage ids. It is trained on a sample and retrained when the corpus
+scan" (`IndexIVFPQFastScan`) for a shortlist of `SHORTLIST` candidates that float16 copies of
+the vectors re-score (`IndexRefine` over an fp16 `IndexScalarQuantizer`: scores exact to ≈ 1e-4,
+so the store need not read exact vectors to re-rank), all under an `IndexIDMap2` for the 64-bit
+passage ids. It is trained on a sample and retrained when the corpus
 has grown well past its training. Vectors are unit rows, so inner products are cosine
-similarities; the store re-ranks the best candidates by their exact vectors (index/store.py).
+similarities.
 
 Removing: the exact index removes ids in place. Fast-scan lists cannot (FAISS does not implement
 it), so a removed id is *hidden*: searches skip it through an `IDSelector` over FAISS rows, `hidden`
 lists it, and the index asks to be rebuilt once more than `HIDDEN_SHARE` of what it holds is
 hidden. A saved index holds its hidden ids; the store keeps them in SQLite (its `tombstones`) and
-hides them again after loading. A search for every row (k ≥ the size) scores every SQ8 code, since
+hides them again after loading. A search for every row (k ≥ the size) scores every float16 copy, since
 fast scan may leave out the least similar rows.
 
 Measured with `bench/scale.py` and `bench/dense_sweep.py` on this 2-core machine (docs/scale.md):
 exact search of one query over 50,000 384-d vectors takes ≈ 4.7 ms on one core, the dense-search
 budget. At 1,000,000 the IVF-SQ8 index used before needed 8–12 % of its lists scanned (6–10 ms)
 for recall@10 ≥ 0.95; this one, scanning 12 % with a 2,000-candidate shortlist, answers a whole
-dense `Index.search` in 3.9–5.4 ms at recall@10 0.956. HNSW was measured and rejected: on the
-benchmark's vectors it reached recall@10 0.91 only at efSearch 2,048 (4.6 ms) at 100,000 passages,
-and it cannot remove ids either.
+dense `Index.search` in 3.6–4.0 ms at recall@10 0.961 (≈ 890 bytes a vector in memory). HNSW was
+measured and rejected: on the benchmark's vectors it reached recall@10 0.91 only at efSearch 2,048
+(4.6 ms) at 100,000 passages, and it cannot remove ids either.
 """
 from __future__ import annotations
 
@@ -31,11 +32,11 @@ import numpy as np
 
 from .files import commit
 
-EXACT_BELOW = 50_000  # vectors; above, IVF fast scan with an SQ8 refine
+EXACT_BELOW = 50_000  # vectors; above, IVF fast scan with a float16 refine
 RETRAIN_GROWTH = 4  # an IVF index built for n vectors is retrained once it holds more than 4 n
 TRAIN_SAMPLE = 64  # training vectors per inverted list (FAISS warns below 39)
 NPROBE_SHARE = 0.12  # inverted lists visited per query (at least 16)
-SHORTLIST = 2000  # fast-scan candidates re-scored by the SQ8 codes (docs/scale.md)
+SHORTLIST = 2000  # fast-scan candidates re-scored by the float16 copies (docs/scale.md)
 HIDDEN_SHARE = 0.1  # rebuild once more than this share of the IVF index is removed ids
 
 
@@ -88,6 +89,17 @@ class VectorIndex:
         """How many vectors an IVF index was sized for (`lists_for` inverted)."""
         ivf = self._ivf()
         return 0 if ivf is None else int((ivf.nlist / 2) ** 2)
+
+    @property
+    def exact_scores(self) -> bool:
+        """Whether search scores are exact to float16 (flat, or an IVF refined by float16 codes):
+        8-bit ones (IVF-SQ8 or an SQ8 refine) are not, and the store re-ranks by the exact vectors."""
+        import faiss
+
+        if self.kind == "flat":
+            return True
+        refine = faiss.downcast_index(self._refine.refine_index) if self._refine is not None else None
+        return isinstance(refine, faiss.IndexScalarQuantizer) and refine.sq.qtype == faiss.ScalarQuantizer.QT_fp16
 
     @property
     def hidden(self) -> list[int]:
@@ -155,7 +167,7 @@ class VectorIndex:
             if k < len(self):
                 scan.nprobe = min(ivf.nlist, max(16, int(ivf.nlist * NPROBE_SHARE)))
                 params = faiss.IndexRefineSearchParameters(k_factor=max(1.0, SHORTLIST / k), base_index_params=scan)
-            else:  # everything: every SQ8 code (fast scan may leave out the least similar rows)
+            else:  # everything: every float16 copy (fast scan may leave out the least similar rows)
                 index, params = faiss.downcast_index(self._refine.refine_index), scan
         elif ivf is not None:  # an IVF-SQ8 snapshot written before the fast-scan kind
             ivf.nprobe = max(16, int(ivf.nlist * NPROBE_SHARE))
@@ -189,7 +201,7 @@ class VectorIndex:
                                             faiss.METRIC_INNER_PRODUCT)
             scan.by_residual = True  # codes of the vector minus its list's centroid: a far better
             scan.cp.seed = seed  # shortlist than codes of the vector itself (measured, docs/scale.md)
-            inner = faiss.IndexRefine(scan, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit,
+            inner = faiss.IndexRefine(scan, faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
                                                                        faiss.METRIC_INNER_PRODUCT))
             sample = np.random.default_rng(seed).choice(n, size=min(n, nlist * TRAIN_SAMPLE), replace=False)
             with threads(1 if n < SMALL else 0):

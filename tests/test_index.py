@@ -30,6 +30,7 @@ def test_vector_index_adds_and_removes_ids_in_both_kinds(monkeypatch):
         with pytest.raises(ValueError):
             index.add([1], np.zeros((1, 3), dtype=np.float32))
     assert flat.hidden == [] and ivf.hidden == [107]  # the IVF kind hides what it cannot remove
+    assert flat.exact_scores and ivf.exact_scores  # float16 refine: the store need not re-rank
 
 
 def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -56,7 +57,7 @@ def test_ivf_search_reranked_is_exact_and_never_returns_removed_ids(monkeypatch)
         return sorted(found, key=lambda i: -float(vectors[i // 3 - 1] @ q))[:k]
 
     def check(live):
-        # the SQ8 scores order the shortlist nearly as exactly: its best 20 hold the exact best 10
+        # the refine's scores order the shortlist nearly exactly: its best 20 hold the exact best 10
         assert all(ivf_top(q, candidates=20) == exact_top(q, live) for q in queries)
         # and its best 10 (what the store re-ranks for k = 10) all but the odd one at the border
         found = [len(set(ivf_top(q)) & set(exact_top(q, live))) / 10 for q in queries]
@@ -411,6 +412,7 @@ def test_an_ivf_sq8_index_of_the_earlier_kind_still_searches_and_asks_to_be_rebu
     faiss.write_index(ivf, str(tmp_path / "old.faiss"))  # a snapshot written before this kind
     old = VectorIndex.load(tmp_path / "old.faiss")
     assert old.kind == "ivf" and old.wants_rebuild()  # the next update rebuilds it as fast scan
+    assert not old.exact_scores  # 8-bit scores: the store re-ranks by the exact vectors meanwhile
     assert old.search(vectors[4], 1)[1][0] == 5
     old.remove([5])
     assert len(old) == 399 and old.hidden == [] and 5 not in old.search(vectors[4], 5)[1]
