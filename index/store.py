@@ -183,8 +183,8 @@ class LocalStore:
             db.execute("PRAGMA journal_mode=WAL")
             # with WAL, FULL fsyncs the log on every commit: a reported update survives a power loss
             db.execute("PRAGMA synchronous=FULL")  # (docs/reliability.md: ≈ 4 ms per update)
-            # 64 MiB of page cache (default 2): the B-tree's inner pages stay in it, so the exact
-            # re-ranking's 50 random rows take ≈ 0.4 ms, not 1.0-1.4, at 1M passages (docs/scale.md)
+            # 64 MiB of page cache (default 2): the B-tree's inner pages stay in it, so reading 50
+            # random rows takes ≈ 0.4 ms, not 1.0-1.4, at 1M passages (docs/scale.md)
             db.execute(f"PRAGMA cache_size=-{self.CACHE_KIB}")
             db.executescript(SCHEMA)
             found = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
