@@ -143,12 +143,15 @@ class Index:
             else:
                 ids = store.hybrid(query, question, depth)
             kept, seen = [], set()
-            for pid, passage in zip(ids, store.passages(ids)):
-                if passage.text not in seen:
-                    seen.add(passage.text)
-                    kept.append((pid, passage))
-                    if len(kept) == k:
-                        break
+            for part in (ids[:k], ids[k:]):  # the rest is read only when duplicates leave too few
+                if len(kept) == k or not part:
+                    break
+                for pid, passage in zip(part, store.passages(part)):
+                    if passage.text not in seen:
+                        seen.add(passage.text)
+                        kept.append((pid, passage))
+                        if len(kept) == k:
+                            break
             cosines = store.vectors([pid for pid, _ in kept]) @ query if kept else []
         return [passage.with_score(c) for (_, passage), c in zip(kept, cosines)]
 

@@ -29,6 +29,51 @@ def test_vector_index_adds_and_removes_ids_in_both_kinds(monkeypatch):
         assert len(index) == 399 and 107 not in index.search(vectors[7], 5)[1]
         with pytest.raises(ValueError):
             index.add([1], np.zeros((1, 3), dtype=np.float32))
+    assert flat.hidden == [] and ivf.hidden == [107]  # the IVF kind hides what it cannot remove
+    assert flat.exact_scores and ivf.exact_scores  # float16 refine: the store need not re-rank
+
+
+def unit_rows(n: int, dim: int, seed: int = 0) -> np.ndarray:
+    rows = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def test_ivf_search_reranked_is_exact_and_never_returns_removed_ids(monkeypatch):
+    import index.vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 300)
+    monkeypatch.setattr(vectors_module, "NPROBE_SHARE", 1.0)  # every list: only quantisation differs
+    vectors, queries = unit_rows(1000, 32), unit_rows(40, 32, seed=1)
+    ids = np.arange(1, 1001) * 3  # passage ids need not be dense
+    ivf = VectorIndex.build(32, ids, vectors)
+    assert ivf.kind == "ivf"
+
+    def exact_top(q, live, k=10):
+        scores = vectors[live] @ q
+        return list(ids[live][np.argsort(-scores)[:k]])
+
+    def ivf_top(q, k=10, candidates=10):  # as the store does: re-ranked by their exact vectors
+        found = [int(i) for i in ivf.search(q, candidates)[1] if i >= 0]
+        return sorted(found, key=lambda i: -float(vectors[i // 3 - 1] @ q))[:k]
+
+    def check(live):
+        # the refine's scores order the shortlist nearly exactly: its best 20 hold the exact best 10
+        assert all(ivf_top(q, candidates=20) == exact_top(q, live) for q in queries)
+        # and its best 10 (what the store re-ranks for k = 10) all but the odd one at the border
+        found = [len(set(ivf_top(q)) & set(exact_top(q, live))) / 10 for q in queries]
+        assert np.mean(found) >= 0.95 and all(ivf_top(q)[0] == exact_top(q, live)[0] for q in queries)
+
+    live = np.ones(1000, dtype=bool)
+    check(live)
+    gone = np.random.default_rng(2).choice(1000, size=80, replace=False)
+    ivf.remove(ids[gone])
+    ivf.remove(ids[gone[:5]])  # removing again changes nothing
+    live[gone] = False
+    assert len(ivf) == 920 and ivf.hidden == sorted(ids[gone].tolist()) and not ivf.wants_rebuild()
+    check(live)
+    assert set(ivf.search(queries[0], 10**6)[1].tolist()) - {-1} == set(ids[live].tolist())
+    ivf.remove(ids[live][:30])  # now more than a tenth of the index is hidden: rebuild
+    assert ivf.wants_rebuild()
 
 
 def test_open_without_index(tmp_path, embedder):
@@ -157,6 +202,8 @@ from index import Index
 from index.store import LocalStore
 from tests.fakes import HashEmbedder
 LocalStore.SNAPSHOT_EVERY = 50  # so that FAISS snapshots are written (and killed) too
+import index.vectors
+index.vectors.EXACT_BELOW = int(sys.argv[4])  # 100: the IVF kind, hidden ids and rebuilds
 index = Index.open(Path(sys.argv[2]), HashEmbedder())
 folder = Path(sys.argv[3])
 for n in range(10_000):
@@ -167,17 +214,21 @@ for n in range(10_000):
 """
 
 
-def test_kill_9_during_updates_leaves_a_loadable_index(seed_index, tmp_path, embedder):
+@pytest.mark.parametrize("exact_below", [50_000, 100])
+def test_kill_9_during_updates_leaves_a_loadable_index(seed_index, tmp_path, embedder, exact_below, monkeypatch):
     import signal
     import subprocess
     import sys
     import time
 
+    import index.vectors as vectors_module
+
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", exact_below)
     root = Path(__file__).resolve().parent.parent
     folder = tmp_path / "incoming"
     folder.mkdir()
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root), str(seed_index.data_dir), str(folder)],
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(root), str(seed_index.data_dir), str(folder),
+                               str(exact_below)], stdout=subprocess.PIPE, text=True)
     for _ in range(12):  # let it commit a dozen updates, then kill it mid-way through another
         writer.stdout.readline()
     time.sleep(0.05)
@@ -189,6 +240,7 @@ def test_kill_9_during_updates_leaves_a_loadable_index(seed_index, tmp_path, emb
     assert sorted({p.doc for p in reopened.passages}) == sorted(docs)
     assert reopened.search("ships and harbours", 3, "hybrid")[0].doc.startswith("doc")
     assert len(reopened.store.dense(embedder.embed(["ships harbours"])[0], 10**6)) == len(reopened)
+    assert reopened.store._vectors.kind == ("ivf" if exact_below == 100 else "flat")
 
 
 def test_sync_of_a_folder_keeps_documents_from_elsewhere(seed_index, seed_corpus, tmp_path):
@@ -276,3 +328,91 @@ def test_keyword_terms_are_made_as_bm25s_makes_them():
     text = "The Ships were sailing into Sevastopol's harbour, as 14 sailors said: it is NOT over."
     assert terms(text) == bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), return_ids=False,
                                          show_progress=False)[0]
+
+
+def test_the_ivf_store_keeps_removed_passages_hidden_across_snapshots_and_reopening(tmp_path, embedder, monkeypatch):
+    import index.vectors as vectors_module
+    from index.store import LocalStore
+
+    monkeypatch.setattr(vectors_module, "EXACT_BELOW", 100)
+    monkeypatch.setattr(vectors_module, "NPROBE_SHARE", 1.0)
+    monkeypatch.setattr(vectors_module, "HIDDEN_SHARE", 0.9)  # no rebuild yet: hide, snapshot, reopen
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 1)
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for name, topic in (("a.txt", "apples orchards"), ("b.txt", "boats harbours"), ("c.txt", "comets telescopes")):
+        (corpus / name).write_text("\n\n".join(f"Note {i} on {topic} number{i}{name[0]}." for i in range(60)))
+    index = Index.open(tmp_path / "d", embedder, create=True)
+    index.add([corpus / "a.txt", corpus / "b.txt"])
+    store = index.store
+    assert store._vectors.kind == "ivf" and len(index) == 120
+    index.remove(["b.txt"])  # hidden in FAISS, and the snapshot written now still holds the rows
+    snapshot = store._get("vectors")
+    assert snapshot["hidden"] == 60 and len(store._vectors.hidden) == 60 and len(index) == 60
+    monkeypatch.setattr(LocalStore, "SNAPSHOT_EVERY", 61)  # 60 new rows: the snapshot's own 60
+    index.add([corpus / "c.txt"])  # tombstones do not count, so no new one; replayed on opening
+    assert store._get("vectors") == snapshot
+
+    def check(ix):
+        alive = set(ix.store.ids())
+        assert len(ix) == len(alive) == 120 and {p.doc for p in ix.passages} == {"a.txt", "c.txt"}
+        assert set(ix.store.dense(embedder.embed(["boats harbours"])[0], 10**6)) == alive
+        assert all(p.doc != "b.txt" for p in ix.search("boats harbours note", 10, "dense"))
+
+    check(index)
+    reopened = Index.open(tmp_path / "d", embedder)
+    assert reopened.store._vectors.hidden == store._vectors.hidden
+    check(reopened)
+    monkeypatch.setattr(vectors_module, "HIDDEN_SHARE", 0.1)
+    reopened.remove(["a.txt"])  # past the share of hidden ids: rebuilt, nothing hidden, snapshot
+    assert reopened.store._vectors.hidden == [] and reopened.store._get("vectors")["hidden"] == 0
+    assert Index.open(tmp_path / "d", embedder).store._vectors.hidden == []
+    assert {p.doc for p in Index.open(tmp_path / "d", embedder).passages} == {"c.txt"}
+
+
+def test_search_reads_passages_lazily_and_gives_what_reading_them_all_gives(tmp_path, embedder):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    shared = [f"Harbour report {i}: ships and boats in the harbour today." for i in range(6)]
+    for name in ("a.txt", "b.txt", "c.txt"):  # the same paragraphs in three documents: duplicates
+        (corpus / name).write_text("\n\n".join(shared + [f"Only in {name}: harbour cranes {name[0]}."]))
+    index = Index.open(tmp_path / "d", embedder, create=True)
+    index.sync([corpus])
+    reads = []
+    real = index.store.passages
+    index.store.passages = lambda ids: reads.append(list(ids)) or real(ids)
+    query = embedder.embed(["ships boats harbour report"])[0]
+    counts = []
+    for mode in ("dense", "hybrid", "lexical"):
+        for k in (1, 3, 8):
+            reads.clear()
+            found = index.search("ships boats harbour report", k, mode)
+            ids = {"dense": index.store.dense(query, 50), "lexical": index.store.lexical("ships boats harbour report", 50),
+                   "hybrid": index.store.hybrid(query, "ships boats harbour report", 50)}[mode]
+            expected, seen = [], set()  # every candidate read, then the first k distinct texts
+            for p in real(ids):
+                if p.text not in seen and len(expected) < k:
+                    seen.add(p.text)
+                    expected.append(p)
+            assert [(p.doc, p.paragraph) for p in found] == [(p.doc, p.paragraph) for p in expected]
+            assert reads[0] == ids[:k] and sum(map(len, reads)) <= len(ids)
+            assert len(reads) == (1 if len({p.text for p in real(ids[:k])}) == k else 2)
+            counts.append(len(reads))
+    assert set(counts) == {1, 2}  # duplicates among the first k made the rest be read, and only then
+
+
+def test_an_ivf_sq8_index_of_the_earlier_kind_still_searches_and_asks_to_be_rebuilt(tmp_path):
+    import faiss
+
+    vectors = unit_rows(400, 16)
+    ivf = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(16), 16, 8, faiss.ScalarQuantizer.QT_8bit,
+                                        faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add_with_ids(vectors, np.arange(1, 401))
+    faiss.write_index(ivf, str(tmp_path / "old.faiss"))  # a snapshot written before this kind
+    old = VectorIndex.load(tmp_path / "old.faiss")
+    assert old.kind == "ivf" and old.wants_rebuild()  # the next update rebuilds it as fast scan
+    assert not old.exact_scores  # 8-bit scores: the store re-ranks by the exact vectors meanwhile
+    assert old.search(vectors[4], 1)[1][0] == 5
+    old.remove([5])
+    assert len(old) == 399 and old.hidden == [] and 5 not in old.search(vectors[4], 5)[1]
