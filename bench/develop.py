@@ -31,6 +31,29 @@ def development_sample(set_dir: Path, questions: list, limit: int, seed: int) ->
     return [q for q in sample(questions, limit, seed, reported_ids(set_dir)) if q.answerable]
 
 
+def development_bench(description: str, limit: int = 600, k: int | None = None):
+    """The shared set-up of the retrieval-only benches: their arguments (set, --limit, --seed and,
+    when `k` is given, -k), the settings, the embedder, the answerable questions of the development
+    sample and the set's evaluation index."""
+    from index.build import CHUNKING
+    from qa.assistant import embedder_for
+    from qa.eval.runs import eval_index
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("set_dir", type=Path)
+    parser.add_argument("--limit", type=int, default=limit)
+    parser.add_argument("--seed", type=int, default=1)
+    if k is not None:
+        parser.add_argument("-k", type=int, default=k)
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    embedder = embedder_for(settings)
+    corpus, questions = load_set(args.set_dir)
+    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
+    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
+    return args, settings, embedder, chosen, index
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("set_dir", type=Path)

@@ -8,18 +8,11 @@ not tuned on the figures reported in docs/evaluation.md.
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from qa.assistant import embedder_for
-from index.build import CHUNKING
+from develop import development_bench
 from index.lexical import fuse
-from develop import development_sample
-from qa.eval.runs import eval_index
-from qa.eval.sets import is_gold, load_set
-from qa.settings import Settings
+from qa.eval.sets import is_gold
 
 
 def gold_rank(passages, rows, question, depth=10) -> int:
@@ -38,16 +31,7 @@ def gold_rank(passages, rows, question, depth=10) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("set_dir", type=Path)
-    parser.add_argument("--limit", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    settings = Settings.from_env()
-    embedder = embedder_for(settings)
-    corpus, questions = load_set(args.set_dir)
-    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
-    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
+    args, settings, embedder, chosen, index = development_bench(__doc__.split("\n")[0])
     store = index.store
     passages = dict(zip(store.ids(), index.passages))  # passage id → passage
     ranks: dict[str, list[int]] = {}

@@ -6,21 +6,15 @@ counts their tokens, for whole passages vs the best sentences, and fixed vs adap
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from qa.assistant import embedder_for
-from index.build import CHUNKING
-from develop import development_sample
-from qa.eval.runs import eval_index
-from qa.eval.sets import load_set
-from qa.lean import GAP, within_budget
-from qa.support import content_words
+from develop import development_bench
 from index.clean import sentences
 from qa.eval.metrics import correct
-from qa.settings import Settings
+from qa.lean import GAP, within_budget
+from qa.support import content_words
 
 
 def pick_sentences(text: str, question: str, similarity: Callable[[list[str]], np.ndarray] | None = None,
@@ -53,17 +47,7 @@ def pick_sentences(text: str, question: str, similarity: Callable[[list[str]], n
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("set_dir", type=Path)
-    parser.add_argument("--limit", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("-k", type=int, default=4)
-    args = parser.parse_args()
-    settings = Settings.from_env()
-    embedder = embedder_for(settings)
-    corpus, questions = load_set(args.set_dir)
-    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
-    index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
+    args, settings, embedder, chosen, index = development_bench(__doc__.split("\n")[0], k=4)
     found: dict[str, list[bool]] = {}
     tokens: dict[str, list[int]] = {}
     for q in chosen:

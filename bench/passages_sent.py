@@ -6,43 +6,16 @@ the text sent (the lean cut, production budget), and how many tokens is that.
 """
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
-from develop import development_sample
-from index.build import CHUNKING
-from qa.assistant import embedder_for
-from qa.eval.metrics import correct
-from qa.eval.runs import eval_index
-from qa.eval.sets import load_set
+from develop import development_bench
+from qa.eval.metrics import correct, wilson
 from qa.lean import within_budget
 from qa.prompt import asks_reasons
-from qa.settings import Settings
-
-
-def wilson(hits: int, n: int) -> tuple[float, float]:
-    if not n:
-        return 0.0, 0.0
-    z, p = 1.96, hits / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("set_dir", type=Path)
-    parser.add_argument("--limit", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    s = Settings.from_env()
-    embedder = embedder_for(s)
-    corpus, questions = load_set(args.set_dir)
-    chosen = development_sample(args.set_dir, questions, args.limit, args.seed)
-    index, _ = eval_index(corpus, s, embedder, CHUNKING, False)
+    args, s, embedder, chosen, index = development_bench(__doc__.split("\n")[0])
     found: dict[str, list[bool]] = {}
     tokens: dict[str, list[int]] = {}
     count: dict[str, list[int]] = {}
@@ -83,6 +56,8 @@ def main() -> None:
             found.setdefault(name, []).append(correct(" ".join(texts), q.answers))
             tokens.setdefault(name, []).append(sum(embedder.count_tokens(t) for t in texts))
             count.setdefault(name, []).append(sum(1 for t in texts if t))
+    if not found:
+        raise SystemExit(f"{args.set_dir.name}: no answerable question outside the reported sample")
     n = len(found["all k"])
     print(f"{args.set_dir.name}: {n} answerable questions (seed {args.seed}), k={s.k}, search={s.search}")
     base = np.array(found["margin 0.10 (now)"])
