@@ -50,11 +50,11 @@ def test_run_that_abstains_on_everything():
     assert r["hit@1"]["value"] == 0.0 and r["mrr@10"]["value"] == 0.5
 
 
-def make_set(tmp_path) -> Path:
-    set_dir = tmp_path / "tiny"
+def make_set(tmp_path, questions=QUESTIONS, name="tiny") -> Path:
+    set_dir = tmp_path / name
     (set_dir / "corpus").mkdir(parents=True)
     shutil.copy(SEED, set_dir / "corpus" / SEED.name)
-    (set_dir / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in QUESTIONS) + "\n")
+    (set_dir / "questions.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
     return set_dir
 
 

@@ -88,10 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("eval", parents=[common, searching, model], help="score retrieval, answers, citations, abstention and speed on a set")
-    p.add_argument("set_dir", type=Path, help="a folder with corpus/ and questions.jsonl")
+    p.add_argument("set_dir", type=Path, nargs="?", help="a folder with corpus/ and questions.jsonl")
     p.add_argument("--limit", type=int, help="a fixed, seeded sample of this many questions")
     p.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0: the reported sample)")
     p.add_argument("--first", type=int, help="only the first N questions of the sample (a long run in parts)")
+    p.add_argument("--part", type=part_arg, metavar="I/N",
+                   help="only the I-th of N consecutive parts of the sample (a long run in parts; "
+                        "default --out eval-reports/<set>/part-I-of-N); join them with --merge")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="REPORT",
+                   help="instead of running: join the part reports (report.json or its folder) of one sample into "
+                        "one report, every figure computed from their rows; parts that do not fit are refused")
+    p.add_argument("--partial", action="store_true",
+                   help="with --merge: accept parts that leave the first or last questions of the sample out")
     p.add_argument("-k", "--k", type=int, help="passages per question (default 5)")
     p.add_argument("--out", type=Path, help="report folder (default eval-reports/<set>)")
     p.add_argument("--retrieval-only", action="store_true", help="score retrieval without calling the LLM")
@@ -211,20 +219,60 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def part_arg(text: str) -> tuple[int, int]:
+    """'2/3' -> (2, 3) (`qa eval --part`; the range is checked against the sample)."""
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N, e.g. 2/3") from None
+    return i, n
+
+
 def cmd_eval(args) -> int:
     from qa.eval import evaluate, write
 
+    if args.merge:
+        return merge_reports(args)
+    if args.set_dir is None:
+        raise ValueError("qa eval needs a set folder (or --merge REPORT ...)")
+    if args.partial:
+        raise ValueError("--partial goes with --merge")
     s = settings_from(args)
     report = evaluate(args.set_dir, s, args.limit, args.k, args.retrieval_only, args.baseline == "naive",
-                      seed=args.seed, first=args.first)
-    out = write(report, args.out or Path("eval-reports") / args.set_dir.resolve().name)
-    if args.json:
+                      seed=args.seed, first=args.first, part=args.part)
+    out = args.out or Path("eval-reports") / args.set_dir.resolve().name
+    if args.part and not args.out:
+        out = out / "part-{}-of-{}".format(*args.part)
+    show(report, write(report, out), args.json)
+    return 0
+
+
+def merge_reports(args) -> int:
+    from qa.eval import load_parts, merge, write
+
+    given = [name for name, on in [("a set folder", args.set_dir), ("--limit", args.limit), ("--first", args.first),
+                                   ("--part", args.part), ("-k", args.k), ("--retrieval-only", args.retrieval_only)]
+             if on]
+    if given:
+        raise ValueError(f"--merge joins reports already run; leave out {', '.join(given)}")
+    parts = load_parts(args.merge)
+    report = merge(parts, partial=args.partial)
+    out = args.out or Path("eval-reports") / report.set
+    for name, _ in parts:
+        folder = Path(name) if Path(name).is_dir() else Path(name).parent
+        if folder.resolve() == out.resolve():
+            raise ValueError(f"--out {out} holds the part {name}: the merge would overwrite it; choose another folder")
+    show(report, write(report, out), args.json)
+    return 0
+
+
+def show(report, out: Path, as_json: bool) -> None:
+    if as_json:
         print(json.dumps({"summary": report.summary,
                           "yardstick": report.yardstick.summary if report.yardstick else None}, indent=1))
     else:
         print(report.markdown())
         print(f"report: {out} and {out.with_suffix('.json')}")
-    return 0
 
 
 def cmd_models(args) -> int:

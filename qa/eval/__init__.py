@@ -6,11 +6,14 @@ plain RAG yardstick, on the same questions, and score both by the same rules.
     write(report, Path("eval-reports/seed-article"))
 
 `sets` (question sets and samples), `runs` (ours and the yardstick), `metrics` (pure scoring),
-`report` (the typed `Report`, its JSON, Markdown and plots). Nothing in the answering modules
+`report` (the typed `Report`, its JSON, Markdown and plots), `merge` (parts of one sample, run
+apart, joined into one report). Nothing in the answering modules
 imports this package.
 """
+from .merge import MergeError, load_parts, merge
 from .report import Report, Section, write
 from .runs import evaluate
 from .sets import EvalError, Question, load_set, sample
 
-__all__ = ["EvalError", "Question", "Report", "Section", "evaluate", "load_set", "sample", "write"]
+__all__ = ["EvalError", "MergeError", "Question", "Report", "Section", "evaluate", "load_parts", "load_set", "merge",
+           "sample", "write"]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+from .metrics import Row, hit_curve, retrieval, summary
 
 ORDER = ["hit@1", "hit@{k}", "recall@{k}", "mrr@10", "accuracy", "false_abstention", "correct_abstention",
          "citation_precision", "citation_precision_answer", "citation_recall", "no_citation", "confidence_auc", "ttft_p50", "ttft_p95",
@@ -24,6 +26,17 @@ class Section:
     rows: list = field(default_factory=list)
     model: dict | None = None
 
+    @classmethod
+    def from_rows(cls, rows: list[dict], k: int, retrieval_only: bool, index: dict, model: dict | None) -> "Section":
+        """Every figure computed from the per-question rows (as report.json holds them): a run and a
+        merge of parts compute a section the very same way."""
+        names = {f.name for f in fields(Row)}
+        scored = [Row(**{key: v for key, v in r.items() if key in names}) for r in rows]
+        counts = retrieval(scored, k) if retrieval_only else summary(scored, k)
+        return cls(summary={key: (v["value"] if isinstance(v, dict) else v) for key, v in counts.items()},
+                   counts={key: v for key, v in counts.items() if isinstance(v, dict)},
+                   hit_curve=hit_curve(scored), index=index, rows=list(rows), model=model)
+
     def cell(self, key: str) -> str:
         """'0.733 (11/15; 0.48–0.89)' for a share, the bare value otherwise, '–' when absent."""
         value = self.summary.get(key)
@@ -39,8 +52,12 @@ class Section:
 
 @dataclass
 class Report:
+    """One run, or a merge of runs of parts of one sample. It holds the questions at positions
+    `offset` .. `offset + questions` of the seeded sample (`sample_seed`, `limit`, `excluded`): the
+    whole sample unless `first`, `part` or a partial merge said otherwise."""
+
     set: str
-    questions: int  # in the sample
+    questions: int  # run: the whole sample, or the part of it this report holds
     of: int  # in the set, less the excluded
     k: int
     limit: int | None
@@ -51,10 +68,31 @@ class Report:
     yardstick: Section | None = None
     excluded: int = 0  # questions left out of the draw (a development sample leaves the reported one out)
     first: int | None = None  # only the first questions of the sample were run (a long run in parts)
+    offset: int = 0  # position in the sample of the first question held
+    part: str | None = None  # "2/3": the part of the sample that was asked for
+    sample_digest: str | None = None  # fingerprint of the whole sample's ids (sets.sample_digest)
+    parts: list | None = None  # a merge: the [offset, questions] of each part merged
 
     @property
     def summary(self) -> dict:
         return self.ours.summary
+
+    @property
+    def sample_size(self) -> int:
+        """Questions in the whole sample (`sets.sample` draws all the set when the limit is larger)."""
+        return min(self.limit, self.of) if self.limit else self.of
+
+    @property
+    def whole(self) -> bool:
+        return self.offset == 0 and self.questions == self.sample_size
+
+    def held(self) -> str:
+        """Which questions of the sample this report holds, in words."""
+        if self.whole:
+            return f"{self.questions}"
+        if not self.offset:
+            return f"the first {self.questions} of a {self.sample_size}-question sample"
+        return f"questions {self.offset + 1}–{self.offset + self.questions} of a {self.sample_size}-question sample"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,10 +118,13 @@ class Report:
 
     def markdown(self, plots: list[str] = ()) -> str:
         idx = self.ours.index
-        part = f"the first {self.questions} of a {self.limit}-question sample" if self.first else None
-        head = (f"{part or self.questions} of {self.of} questions (sample seed {self.sample_seed}"
-                + (f", {self.excluded} excluded from the draw" if self.excluded else "") + f"), k = {self.k}"
+        head = (f"{self.held()} of {self.of} questions (sample seed {self.sample_seed}"
+                + (f", {self.excluded} excluded from the draw" if self.excluded else "")
+                + (f"; part {self.part}" if self.part else "") + f"), k = {self.k}"
                 + (", retrieval only" if self.retrieval_only else "") + ".")
+        if self.parts:
+            head += f" Merged from {len(self.parts)} parts: questions " + ", ".join(
+                f"{o + 1}–{o + n}" for o, n in self.parts) + "; every figure computed from their rows."
         lines = [f"# Evaluation: {self.set}", "", head, "", self.table(), "",
                  f"Index: {idx['documents']} documents, {idx['passages']} passages, built in {idx['seconds']} s "
                  f"({idx['passages_per_s']} passages/s).", ""]

@@ -17,9 +17,9 @@ from ..assistant import Assistant, embedder_for
 from ..citations import cited_numbers
 from ..prompt import says_unknown
 from ..settings import Settings
-from .metrics import Row, correct, hit_curve, retrieval, summary
+from .metrics import Row, correct
 from .report import Report, Section
-from .sets import Question, is_gold, load_set, sample
+from .sets import EvalError, Question, is_gold, load_set, part_bounds, sample, sample_digest
 
 # The yardstick's prompt, as a user would write it (issue 10): whole passages, numbered.
 YARDSTICK_SYSTEM = ("Answer the question using only the numbered passages. Cite passages like [1]. "
@@ -106,16 +106,21 @@ def run_yardstick(index: Index, generator, q: Question, k: int, row: Row, max_to
 def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int | None = None,
              retrieval_only: bool = False, yardstick: bool = False, progress: bool = True,
              generator=None, embedder=None, seed: int = 0, exclude: frozenset[str] = frozenset(),
-             first: int | None = None) -> Report:
+             first: int | None = None, part: tuple[int, int] | None = None) -> Report:
     """Score a set; `generator` and `embedder` default to the settings' models (tests pass fakes).
     `exclude`: question ids not to draw (a development sample leaves the reported one out);
-    `first`: only the first questions of the sample, in file order (a long run done in parts)."""
+    `first`: only the first questions of the sample, in file order; `part` (i, n): only the i-th of
+    n consecutive parts of the sample (a long run done in parts, joined by `merge.merge`)."""
     from tqdm import tqdm
 
+    if first is not None and part:
+        raise EvalError("choose either the first questions of the sample or a part of it, not both")
     k = k or settings.k
     corpus, questions = load_set(set_dir)
     pool = [q for q in questions if q.id not in exclude]
-    chosen = sample(questions, limit, seed, exclude)[:first]
+    drawn = sample(questions, limit, seed, exclude)
+    offset, count = part_bounds(len(drawn), *part) if part else (0, first)
+    chosen = drawn[offset:] if count is None else drawn[offset:offset + count]
     embedder = embedder or embedder_for(settings)
     name = Path(set_dir).name
     sections: dict[str, Section] = {}
@@ -124,7 +129,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
         runner = Assistant(settings, index, generator)
         if not retrieval_only:
             generator = runner.generator  # loaded once, shared by both pipelines
-        rows, details, right = [], [], 0
+        details, right = [], 0
         bar = tqdm(chosen, desc=f"{name} · {pipeline}", unit="q", disable=not progress)
         for i, q in enumerate(bar, start=1):
             row = _row(q, index, settings.search if pipeline == "ours" else "dense")
@@ -134,16 +139,13 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
                          else run_yardstick(index, generator, q, k, row, settings.max_tokens))
                 right += q.answerable and not row.abstained and correct(row.reply, q.answers)
                 bar.set_postfix(accuracy=f"{right}/{sum(x.answerable for x in chosen[:i])}")
-            rows.append(row)
             details.append({**asdict(row), **extra, "correct": correct(row.reply, q.answers) and not row.abstained})
-        counts = retrieval(rows, k) if retrieval_only else summary(rows, k)
-        sections[pipeline] = Section(
-            summary={key: (v["value"] if isinstance(v, dict) else v) for key, v in counts.items()},
-            counts={key: v for key, v in counts.items() if isinstance(v, dict)},
-            hit_curve=hit_curve(rows), index=stats, rows=details,
-            model=None if retrieval_only else _model_info(runner))
+        sections[pipeline] = Section.from_rows(details, k, retrieval_only, stats,
+                                               None if retrieval_only else _model_info(runner))
     return Report(set=name, questions=len(chosen), of=len(pool), k=k, limit=limit, sample_seed=seed,
                   retrieval_only=retrieval_only, excluded=len(questions) - len(pool), first=first,
+                  offset=offset, part=f"{part[0]}/{part[1]}" if part else None,
+                  sample_digest=sample_digest([q.id for q in drawn]),
                   settings={f.name: str(getattr(settings, f.name)) for f in fields(settings)},
                   ours=sections["ours"], yardstick=sections.get("yardstick"))
 

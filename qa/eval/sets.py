@@ -2,6 +2,7 @@
 samples of them, and which passages are gold."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -57,6 +58,30 @@ def sample(questions: list[Question], limit: int | None, seed: int = 0,
         return pool
     keep = set(random.Random(seed).sample(range(len(pool)), limit))
     return [q for i, q in enumerate(pool) if i in keep]
+
+
+def part_bounds(size: int, i: int, n: int) -> tuple[int, int]:
+    """Part `i` of `n` of a sample of `size` questions, as (offset, count): consecutive, in sample
+    order, as even as they can be; the first of two parts is the sample's first half, as `first` gives.
+
+    >>> [part_bounds(10, i, 3) for i in (1, 2, 3)], part_bounds(300, 2, 2)
+    ([(0, 3), (3, 3), (6, 4)], (150, 150))
+    """
+    if not 1 <= i <= n:
+        raise EvalError(f"part {i}/{n}: the part must be from 1 to {n}")
+    start, end = (i - 1) * size // n, i * size // n
+    if start == end:
+        raise EvalError(f"part {i}/{n} of a {size}-question sample holds no question: run fewer parts")
+    return start, end - start
+
+
+def sample_digest(ids: list[str]) -> str:
+    """A short fingerprint of a sample: its question ids in order (parts of one sample share it).
+
+    >>> sample_digest(["a", "b"]) == sample_digest(["a", "b"]) != sample_digest(["b", "a"])
+    True
+    """
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
 
 def _norm(text: str) -> str:
