@@ -3,6 +3,7 @@ report is the whole run's, figure for figure, computed from the rows; parts that
 are refused with a message that says why."""
 import dataclasses
 import json
+import os
 import shutil
 
 import pytest
@@ -177,7 +178,7 @@ def test_qa_eval_in_parts_and_merge_on_the_command_line(tiny, tmp_path, monkeypa
     server = FakeOpenAIServer(reply=reply, flavour="llama.cpp")  # it serves /v1/completions too (the retry)
     monkeypatch.setattr(qa.assistant, "make_embedder", lambda *args, **kwargs: HashEmbedder())
     monkeypatch.chdir(tmp_path)
-    for key in [k for k in __import__("os").environ if k.startswith("QA_")]:
+    for key in [k for k in os.environ if k.startswith("QA_")]:  # the settings come from the command line only
         monkeypatch.delenv(key)
     monkeypatch.setenv("QA_MIN_SCORE", "0.05")
     common = ["--limit", "4", "-k", "3", "--data-dir", str(tmp_path / "data"), "--llm-url", server.url]
