@@ -87,6 +87,11 @@ def test_first_still_runs_the_start_of_the_sample_and_merges_with_the_rest(run):
     rest = run(part=(2, 2), yardstick=False)
     assert "questions 3–4 of a 4-question sample of 5 questions (sample seed 0; part 2/2)" in rest.markdown()
     assert merge([first, rest]).whole
+    # a --first report written before parts existed (no offset, no fingerprint) joins a part run now
+    old = Report.from_dict({key: v for key, v in first.to_dict().items()
+                            if key not in ("offset", "part", "sample_digest", "parts")})
+    joined = merge([rest, old])
+    assert joined.whole and joined.sample_digest == rest.sample_digest and joined.parts == [[0, 2], [2, 2]]
     with pytest.raises(EvalError, match="not both"):
         run(first=2, part=(1, 2))
 
