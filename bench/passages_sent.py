@@ -10,7 +10,7 @@ import numpy as np
 
 from develop import development_bench
 from qa.eval.metrics import correct, wilson
-from qa.lean import within_budget
+from qa.lean import cause_bonus, within_budget
 from qa.prompt import asks_reasons
 
 
@@ -48,11 +48,15 @@ def main() -> None:
             "margin 0.05 + keyword top 1": margin(0.05) | {id(p) for p in ok if p.text in lexical},
             "all k": {id(p) for p in ok},
         }
-        budget = s.reasons_budget if asks_reasons(q.question) else s.budget
+        reasons = asks_reasons(q.question)
+        budget = s.reasons_budget if reasons else s.budget
+
+        def similarity(parts: list[str]) -> np.ndarray:  # as `Assistant._lean` scores sentences
+            return vectors(parts) @ qv + (cause_bonus(parts) if reasons else 0.0)
         for name, keep in rules.items():
             kept = [p for p in passages if id(p) in keep]
             texts = within_budget([p.text for p in kept], q.question, budget, embedder.count_tokens,
-                                  lambda parts: vectors(parts) @ qv) if kept else []
+                                  similarity) if kept else []
             found.setdefault(name, []).append(correct(" ".join(texts), q.answers))
             tokens.setdefault(name, []).append(sum(embedder.count_tokens(t) for t in texts))
             count.setdefault(name, []).append(sum(1 for t in texts if t))

@@ -1,6 +1,7 @@
 """`Assistant`: retrieve, budget, prompt, stream, check citations, decide abstention."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
@@ -12,15 +13,15 @@ from index.clean import sentences, valid_text
 
 from .answer import Answer, Timings
 from .budget import fit, trim_to_tokens
-from .citations import StreamFilter, cited_numbers, keep_valid
+from .citations import CITATION, StreamFilter, cited_numbers, keep_valid
 from .abstain import AFTER, BEFORE
 from .generator import Generator, LlamaGenerator, Prober
-from .lean import within_budget
+from .lean import cause_bonus, within_budget
 from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, RETRY_AVOID, answer_check, asks_reasons, build_messages,
                      is_abstention, passages_check, reason_from, says_unknown)
 from .settings import Settings
 from .followup import standalone
-from .support import check, coverage
+from .support import check, content_words, coverage, score, split_answer, with_markers
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ class Assistant:
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
         if not model_abstained and asks_reasons(question):
-            text = yield from self._more_reasons(prompt_question, [t for _, t in lean], text, elapsed, first, counter)
+            text = yield from self._more_reasons(prompt_question, lean, text, elapsed, first, counter)
         abstained = model_abstained
         support: list = []
         if abstained:
@@ -201,19 +202,29 @@ class Assistant:
             yield tail
         return keep_valid("".join(reply).strip(), count)
 
-    def _more_reasons(self, question: str, texts: list[str], text: str, elapsed, first: list, counter: list):
-        """A "why" answer grows by the reason each other passage gives (asked one passage at a
-        time; a passage that gives none adds nothing). Returns the whole answer."""
+    def _more_reasons(self, question: str, lean, text: str, elapsed, first: list, counter: list):
+        """A "why" answer grows by the reason each other passage gives: the passages it does not cite
+        are asked one at a time, best scored first, and each adds what `_reason` takes from its
+        reply (a passage that gives no reason adds nothing). Returns the whole answer; each
+        addition is shown once taken, then checked with the rest."""
+        texts = [t for _, t in lean]
         cited = set(cited_numbers(text))
-        for n in [n for n in range(1, len(texts) + 1) if n not in cited][:MORE_REASONS]:
-            parts = []
-            for chunk in self._decode(build_messages(reason_from(question, n), texts), (), len(texts),
-                                      elapsed, first, counter):
-                parts.append(chunk)
-                yield (" " if len(parts) == 1 else "") + chunk
-            extra = keep_valid("".join(parts).strip(), len(texts))
-            if extra and not says_unknown(extra) and extra not in text:
-                text = f"{text} {extra}"
+        order = sorted((n for n in range(1, len(texts) + 1) if n not in cited), key=lambda n: -lean[n - 1][0].score)
+        said = {_plain(x) for x in split_answer(text)}
+        for n in order[:MORE_REASONS]:
+            reply = self._decode(build_messages(reason_from(question, n), texts), (), len(texts), elapsed, first, counter)
+            try:
+                while True:
+                    next(reply)  # held back: only the sentence taken from it is shown
+            except StopIteration as done:
+                extra = done.value
+            if not extra or says_unknown(extra):
+                continue
+            taken = _reason(extra, n, texts[n - 1], question, said, self.settings.supported_share)
+            if taken:
+                said.update(_plain(x) for x in taken)
+                text = " ".join([text, *taken])
+                yield " " + " ".join(taken)
         return text
 
     @staticmethod
@@ -252,9 +263,12 @@ class Assistant:
             return ()
         embedder = self.index.embedder
         query = embedder.embed([retrieval.query])[0]
-        budget = s.reasons_budget if asks_reasons(retrieval.question) else s.budget
-        texts = within_budget([p.text for p in kept], retrieval.query, budget, embedder.count_tokens,
-                              lambda parts: vectors(parts) @ query)
+        reasons = asks_reasons(retrieval.question)
+
+        def similarity(parts: list[str]) -> np.ndarray:
+            return vectors(parts) @ query + (cause_bonus(parts) if reasons else 0.0)
+        texts = within_budget([p.text for p in kept], retrieval.query, s.reasons_budget if reasons else s.budget,
+                              embedder.count_tokens, similarity)
         return tuple((p, t) for p, t in zip(kept, texts) if t)
 
     def _fit(self, question: str, passages: tuple[tuple[Passage, str], ...], notes: list[str]):
@@ -275,6 +289,59 @@ class Assistant:
             notes.append(f"{len(passages) - len(kept)} of {len(passages)} passages did not fit "
                          f"in the context window of {gen.n_ctx} tokens and were left out")
         return trimmed, tuple(kept)
+
+
+def _reason(reply: str, n: int, passage: str, question: str, said: set[str], supported: float) -> list[str]:
+    """The sentences of a reply asked for passage [n]'s reason that the answer gains: those up to the
+    first one citing [n] (the 1.5B model often cites once, after its last sentence; uncited ones
+    get [n]), none when the reply cites [n] nowhere or another passage first. Each must hold up
+    against passage [n] itself (`supported` of its new content words there: the model, asked
+    about one passage, often repeats another's reason), be about the question (name one of its
+    proper nouns, or share a content word when it has none: a passage about another story gives a
+    reason for something else), and not repeat what the answer says.
+
+    >>> q = "Why does Russia reject troops?"
+    >>> _reason("Russia fears NATO. Russia fears war. [3]", 3, "Russia fears war.", q, {"russia fears nato"}, 0.5)
+    ['Russia fears war [3].']
+    >>> _reason("Russia fears war [1].", 3, "Russia fears war.", q, set(), 0.5)
+    []
+    >>> _reason("Russia fears NATO ships [3].", 3, "Russia fears war.", q, set(), 0.5)
+    []
+    >>> _reason("Greece blames human error [3].", 3, "Greece blames human error.", q, set(), 0.5)
+    []
+    """
+    taken = []
+    for sentence in split_answer(reply):
+        numbers = cited_numbers(sentence)
+        if numbers and n not in numbers:
+            return []
+        plain = _plain(sentence)
+        if (score(CITATION.sub("", sentence), passage, question) >= supported and _about(sentence, question)
+                and not any(plain in x or x in plain for x in said)):
+            taken.append(sentence if numbers else with_markers(sentence, (n,)))
+        if numbers:
+            return taken
+    return []
+
+
+def _about(sentence: str, question: str) -> bool:
+    """Whether a sentence names one of the question's proper nouns (capitalised words after its
+    first), or, when it has none, shares a content word with it.
+
+    >>> _about("Moscow fears NATO.", "Why does Russia fear NATO?"), _about("Greece blamed error.", "Why did Russia act?")
+    (True, False)
+    """
+    names = content_words(" ".join(re.findall(r"(?<!^)\b[A-Z][\w-]*", question.strip())))
+    return bool(content_words(sentence) & (names or content_words(question)))
+
+
+def _plain(sentence: str) -> str:
+    """A sentence without its citation markers, case or punctuation (to tell a repeat).
+
+    >>> _plain("Fear of NATO [3].") == _plain("fear of NATO. [2]")
+    True
+    """
+    return " ".join(re.sub(r"\[[\d,\s]+\]|[^\w\s]", " ", sentence.lower()).split())
 
 
 def _may_become_abstention(text: str) -> bool:

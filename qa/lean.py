@@ -5,6 +5,7 @@ word appears, so every sentence left out is time saved.
 Pure: similarity comes from a callable (the embedder in production)."""
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 import numpy as np
@@ -14,6 +15,30 @@ from index.clean import sentences
 from .support import content_words
 
 GAP = " … "
+# A "why" question's answer is the sentence that gives a cause, and it often shares few words with
+# the question ("Fear of NATO expansion eastwards has been a recurring argument …" for "Why does
+# Russia reject European troops?"); such a sentence gets this much added to its score
+# (`bench/why.py` measures it).
+CAUSE_BONUS = 0.3
+_CAUSE = re.compile(
+    r"\b(?:because|due to|owing to|thanks to|as a result|reasons?|caus(?:e|es|ed|ing)|fears?|feared|afraid|"
+    r"argu(?:e|es|ed|ment|ments)|justif(?:y|ies|ied|ication)|threat(?:s|en|ens|ened)?|concerns?|concerned|"
+    r"in order to|so as to|so that|lead to|leads to|led to|result(?:s|ed)? in|to (?:avoid|prevent|protect|reduce|"
+    r"decrease|ensure)|motiv\w+|blam\w+|sparked|triggered|risks?|since)\b", re.IGNORECASE)
+
+
+def gives_cause(sentence: str) -> bool:
+    """Whether a sentence reads as giving a reason or cause.
+
+    >>> gives_cause("Fear of NATO expansion eastwards has been a recurring argument."), gives_cause("It rained.")
+    (True, False)
+    """
+    return bool(_CAUSE.search(sentence))
+
+
+def cause_bonus(parts: Sequence[str]) -> np.ndarray:
+    """`CAUSE_BONUS` for each sentence that gives a cause, else 0 (added to a "why" question's scores)."""
+    return np.array([CAUSE_BONUS * gives_cause(p) for p in parts], dtype=np.float32)
 
 
 def within_budget(texts: Sequence[str], question: str, budget: int, count: Callable[[str], int],

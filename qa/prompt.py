@@ -44,15 +44,25 @@ MORE_REASONS = 3  # passages asked for a further reason, at most
 
 
 def asks_reasons(question: str) -> bool:
-    """A "why" question (or one asking for reasons or causes).
+    """A question whose answer is a reason or cause: one asking "why", or what the reasons, causes or
+    motives are, or what caused something. A question that only mentions reasons while asking for
+    something else ("Citing a range of reasons, which airline …?") is not one.
 
     >>> asks_reasons("Why does Russia reject European troops?"), asks_reasons("Who is Doctor No?")
     (True, False)
-    >>> asks_reasons("What are the reasons for the war?")
-    True
+    >>> asks_reasons("What are the reasons for the war?"), asks_reasons("What caused the crash?")
+    (True, True)
+    >>> asks_reasons("Citing a range of reasons, which airline canceled flights?")
+    False
+    >>> asks_reasons("A chef banned which diners “for mental health reasons”?")
+    False
     """
-    q = question.strip().lower()
-    return q.startswith("why") or bool(re.search(r"\b(?:reasons?|causes?|motives?)\b", q))
+    q = " ".join(question.lower().split())
+    if re.search(r"\bwhy\b", q) or re.search(r"\bfor what (?:reasons?|purposes?)\b", q):
+        return True
+    return bool(re.search(r"\b(?:what|which)(?: (?:is|was|are|were|will be|would be|might be|could be|has been|"
+                          r"have been))?(?: the)?(?: \w+)? (?:reasons?|causes?|motives?|motivations?)\b", q)
+                or re.search(r"\bwhat (?:\w+ )?(?:caused|causes|cause|led to|leads to|lead to)\b", q))
 
 
 def build_messages(question: str, passages: Sequence[Passage | str]) -> list[dict]:

@@ -164,16 +164,16 @@ def check(text: str, passages: Sequence[str], question: str = "",
         report.append(Support(bare, kept, round(scores[at], 3) if at is not None else 0.0, bool(kept),
                               round(float(sims[at][0]), 3) if sims is not None and at is not None else None,
                               evidence))
-        rebuilt.append(_with_markers(bare, kept))
+        rebuilt.append(with_markers(bare, kept))
     return " ".join(s for s in rebuilt if s), report
 
 
-def _with_markers(sentence: str, numbers: tuple[int, ...]) -> str:
+def with_markers(sentence: str, numbers: tuple[int, ...]) -> str:
     """Put markers before the sentence's final punctuation.
 
-    >>> _with_markers('He said "no."', (2,))
+    >>> with_markers('He said "no."', (2,))
     'He said "no." [2]'
-    >>> _with_markers("Lavrov.", (1, 3))
+    >>> with_markers("Lavrov.", (1, 3))
     'Lavrov [1][3].'
     """
     if not numbers:

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from qa import Answer, Assistant
@@ -229,6 +231,37 @@ def test_why_question_asks_each_other_passage_for_its_reason(settings, seed_inde
     assert first[:40] in answer.text and second[:40] in answer.text
     assert ABSTAIN not in shown  # a passage with no reason adds nothing, not even in the draft
     assert all(s.supported for s in answer.support) and answer.support[0].cited == (1,)
+
+
+def test_further_reasons_are_asked_best_scored_first_and_repeats_are_not_added(settings, seed_index):
+    """Each further reason comes from the passages the answer does not cite, best scored first; a
+    marker after the full stop (as the 1.5B model writes it) still counts, a sentence citing another
+    passage or repeating the answer is not added."""
+    def passage(content: str, n: int) -> str:
+        shown = content.split(f"[{n}] ", 1)[1].split("\n\n")[0]
+        return max(shown.split("…"), key=len).strip().split(". ")[0].rstrip(".")
+
+    def reply(messages):
+        content = messages[-1]["content"]
+        asked = re.search(r"Answer from passage \[(\d)\] only", content)
+        if not asked:
+            return f"{passage(content, 1)} [1]."
+        n = int(asked.group(1))
+        # passage 2 repeats the draft; 3 cites passage 1 only; 4 ends with its marker after the stop
+        return {2: f"{passage(content, 1)} [1][2].", 3: f"{passage(content, 3)} [1]."}.get(
+            n, f"Russia says {passage(content, n)}. [{n}]")
+
+    generator = ScriptedGenerator(reply)
+    assistant = Assistant(settings.but(margin=1.0, k=5), seed_index, generator)
+    question = "Why does Russia reject European troops in Ukraine? NATO Lavrov"
+    shown, answer = collect(assistant.stream(question))
+    scores = [p.score for p in answer.passages]
+    asked = [int(re.search(r"passage \[(\d)\]", p[-1]["content"]).group(1)) for p in generator.prompts[1:]]
+    assert asked == sorted(range(2, len(scores) + 1), key=lambda n: -scores[n - 1])[:3]
+    added = [n for n in asked if n >= 4]
+    assert {c.n for c in answer.citations} == {1, *added}, answer.text
+    assert len(answer.support) == 1 + len(added) and all(s.supported for s in answer.support)
+    assert shown.strip() == answer.text  # what was shown is the answer, each addition once
 
 
 def test_each_passage_sentence_is_embedded_once_per_question(settings, seed_index, embedder):

@@ -22,3 +22,17 @@ def test_within_budget_edges():
     assert within_budget([long], "Lavrov?", 5, words) == [long]
     # everything fits: texts come back whole, no gap marks
     assert within_budget(["One. Two.", "Three."], "Q?", 100, words) == ["One. Two.", "Three."]
+
+
+
+def test_a_why_question_keeps_the_sentence_giving_a_cause():
+    """The cause often shares no word with the question; with equal similarity, the bonus a "why"
+    question gives it decides which sentence a tight budget keeps."""
+    from qa.lean import cause_bonus
+
+    text = "Moscow said so on Monday. Fear of NATO expansion drives policy."
+    question = "Why does Russia reject European troops?"
+    same = lambda parts: [0.5] * len(parts)  # noqa: E731
+    assert within_budget([text], question, 6, words, same) == ["Moscow said so on Monday. …"]
+    kept = within_budget([text], question, 6, words, lambda parts: same(parts) + cause_bonus(parts))
+    assert kept == ["… Fear of NATO expansion drives policy."]
