@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from .build import CHUNKERS, CHUNKING, Source, collect, file_hash, real, root_problem, shown
 from .clean import valid_text
 from .embed import Embedder, make_embedder
@@ -16,6 +18,9 @@ from .lexical import MODES
 from .passage import Passage
 from .readers import Limits, read_sections
 from .store import LocalStore, Store, open_store
+
+
+QUERIES_KEPT = 8  # question vectors `Index.query_vector` keeps
 
 
 @dataclass
@@ -58,6 +63,8 @@ class Index:
         self.store = store
         self.manifest = manifest  # what the last update saved: embedder and chunking
         self._lock = threading.RLock()  # updates and searches take turns on the store
+        self._queries: dict[str, np.ndarray] = {}  # the last questions' vectors (see `query_vector`)
+        self._queries_lock = threading.Lock()
 
     # -- opening ---------------------------------------------------------------------------------
     @classmethod
@@ -130,7 +137,7 @@ class Index:
         question = valid_text(question)
         if not question.strip() or k <= 0:
             return []
-        query = self.embedder.embed([question])[0]
+        query = self.query_vector(question)
         with self._lock:
             store = self.store
             if not len(store):
@@ -154,6 +161,19 @@ class Index:
                             break
             cosines = store.vectors([pid for pid, _ in kept]) @ query if kept else []
         return [passage.with_score(c) for (_, passage), c in zip(kept, cosines)]
+
+    def query_vector(self, question: str) -> np.ndarray:
+        """The question's embedding; the last few are kept, so that a caller who searched and then
+        needs the vector again (the answer pipeline scores sentences with it) does not pay twice."""
+        with self._queries_lock:
+            vector = self._queries.get(question)
+        if vector is None:
+            vector = self.embedder.embed([question])[0]
+            with self._queries_lock:
+                while len(self._queries) >= QUERIES_KEPT:
+                    self._queries.pop(next(iter(self._queries)))
+                self._queries[question] = vector
+        return vector
 
     def keyword_first(self, question: str, n: int = 1) -> list[str]:
         """The texts of the `n` passages keyword search (BM25) ranks first, without embedding the

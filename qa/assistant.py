@@ -262,7 +262,7 @@ class Assistant:
         if not kept:
             return ()
         embedder = self.index.embedder
-        query = embedder.embed([retrieval.query])[0]
+        query = self.index.query_vector(retrieval.query)
         reasons = asks_reasons(retrieval.question)
 
         def similarity(parts: list[str]) -> np.ndarray:

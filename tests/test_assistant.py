@@ -277,6 +277,15 @@ def test_each_passage_sentence_is_embedded_once_per_question(settings, seed_inde
     assert passage_sentences and len(counted) == len(set(counted))
 
 
+def test_the_question_is_embedded_once_per_question(settings, seed_index, embedder):
+    """Search and the lean cut both need the question's vector: one embedding."""
+    assistant = Assistant(settings.but(margin=1.0), seed_index, ScriptedGenerator("Lavrov [1]."), embedder)
+    for question in (DOCTOR_Q, "Why does Russia reject European troops in Ukraine?"):
+        embedder.embedded.clear()
+        assistant.ask(question)
+        assert embedder.embedded.count(question) == 1
+
+
 def test_the_keyword_searchs_first_passage_is_sent_even_outside_the_score_margin(settings, seed_index, generator):
     """A passage holding the question's rare words can score low on embeddings (a short, generic
     passage leads instead: 'Figures of the harbour.' over 'The harbour museum keeps …'); the one
