@@ -1,5 +1,6 @@
 """Questions that ask for a reason, run with the model: every such question of the given sets (there
-are few: 27 of the shared sets' 2,844, so all are run; those in a reported seed-0 sample are marked),
+are few: 79 of the shared sets' 2,844 mention one, 29 of them match `asks_reasons`, so all are run;
+those in a reported seed-0 sample are marked),
 each through the `Assistant` the chat uses, scored by the same rule as `qa eval`. Writes one JSON
 line per question, so that two versions of the code can be compared question by question.
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from develop import reported_ids
 
-WORDS = re.compile(r"\b(?:why|reasons?|caus\w*|motiv\w*|led to)\b", re.IGNORECASE)
+WORDS = re.compile(r"\b(?:why|reasons?|caus\w*|motiv\w*|led to|prompt\w*|drove)\b", re.IGNORECASE)
 
 
 def run(set_dirs: list[Path], out: Path) -> None:

@@ -169,6 +169,7 @@ class Index:
             vector = self._queries.get(question)
         if vector is None:
             vector = self.embedder.embed([question])[0]
+            vector.setflags(write=False)  # shared by the threads that ask the same question
             with self._queries_lock:
                 while len(self._queries) >= QUERIES_KEPT:
                     self._queries.pop(next(iter(self._queries)))

@@ -143,7 +143,7 @@ class Assistant:
                 text = yield from self._decode(messages, RETRY_AVOID, len(passages), elapsed, first, counter)
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
-        if not model_abstained and asks_reasons(question):
+        if not model_abstained and asks_reasons(question) and content_words(question):
             text = yield from self._more_reasons(prompt_question, lean, text, elapsed, first, counter)
         abstained = model_abstained
         support: list = []
@@ -212,18 +212,18 @@ class Assistant:
         order = sorted((n for n in range(1, len(texts) + 1) if n not in cited), key=lambda n: -lean[n - 1][0].score)
         said = {_plain(x) for x in split_answer(text)}
         for n in order[:MORE_REASONS]:
-            reply = self._decode(build_messages(reason_from(question, n), texts), (), len(texts), elapsed, first, counter)
-            try:
-                while True:
-                    next(reply)  # held back: only the sentence taken from it is shown
-            except StopIteration as done:
-                extra = done.value
+            # held back: only what is taken from the reply is shown; "" for each word decoded, so that
+            # a reader who stops (the chat's Stop, a client that leaves) stops it too
+            extra = yield from _silently(self._decode(build_messages(reason_from(question, n), texts), (),
+                                                      len(texts), elapsed, [], counter))
             if not extra or says_unknown(extra):
                 continue
             taken = _reason(extra, n, texts[n - 1], question, said, self.settings.supported_share)
             if taken:
                 said.update(_plain(x) for x in taken)
                 text = " ".join([text, *taken])
+                if not first:
+                    first.append(elapsed())
                 yield " " + " ".join(taken)
         return text
 
@@ -289,6 +289,16 @@ class Assistant:
             notes.append(f"{len(passages) - len(kept)} of {len(passages)} passages did not fit "
                          f"in the context window of {gen.n_ctx} tokens and were left out")
         return trimmed, tuple(kept)
+
+
+def _silently(stream):
+    """Run a generator, yielding "" for each item it yields; return what it returns."""
+    while True:
+        try:
+            next(stream)
+        except StopIteration as done:
+            return done.value
+        yield ""
 
 
 def _reason(reply: str, n: int, passage: str, question: str, said: set[str], supported: float) -> list[str]:

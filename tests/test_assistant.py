@@ -277,6 +277,27 @@ def test_each_passage_sentence_is_embedded_once_per_question(settings, seed_inde
     assert passage_sentences and len(counted) == len(set(counted))
 
 
+def test_a_reader_who_stops_while_further_reasons_are_decoded_stops_them(settings, seed_index):
+    """The further reasons are decoded out of sight, but the stream still yields ("" a word), so the
+    chat's Stop or a client that leaves ends the work there and releases the model."""
+    def reply(messages):
+        content = messages[-1]["content"]
+        return "Russia fears NATO because of its expansion [2]." if "Answer from passage [" in content \
+            else "Russia rejects the troops [1]."
+
+    generator = ScriptedGenerator(reply)
+    stream = Assistant(settings.but(margin=1.0, k=5), seed_index, generator).stream(
+        "Why does Russia reject European troops in Ukraine? NATO Lavrov")
+    shown = ""
+    for item in stream:
+        if item == "" and shown:  # the draft is out; the first further reason is being decoded
+            break
+        shown += item
+    stream.close()
+    assert shown.startswith("Russia rejects the troops")
+    assert sum("Answer from passage [" in p[-1]["content"] for p in generator.prompts) == 1
+
+
 def test_the_question_is_embedded_once_per_question(settings, seed_index, embedder):
     """Search and the lean cut both need the question's vector: one embedding."""
     assistant = Assistant(settings.but(margin=1.0), seed_index, ScriptedGenerator("Lavrov [1]."), embedder)

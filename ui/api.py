@@ -278,8 +278,9 @@ def build_api(chat, settings):
                             yield chunk(model, ident, created, {"content": extra})
                         yield chunk(model, ident, created, {}, "stop", qa=qa_extra(item))
                         break
-                    streamed += item
-                    yield chunk(model, ident, created, {"content": item})
+                    if item:  # "" is work in progress with nothing to show (the client may leave)
+                        streamed += item
+                        yield chunk(model, ident, created, {"content": item})
                     item = await run_in_threadpool(next, it, DONE)
                 else:  # the stream ran out without the checked Answer
                     raise QAError("the assistant ended without an answer")
