@@ -145,6 +145,19 @@ def test_parts_of_another_sample_of_the_same_set_are_refused(run, tmp_path):
         merge([one, old])
 
 
+def test_parts_run_by_different_code_are_refused(run):
+    """Each report records the commit that ran it (and a fingerprint of uncommitted changes); parts
+    of different code do not merge, whatever their settings say."""
+    one, two = run(part=(1, 2)), run(part=(2, 2))
+    assert one.code == two.code
+    if one.code is None:
+        pytest.skip("not run from a git checkout: no commit to record")
+    merge([one, two])
+    with pytest.raises(MergeError, match="the code that ran"):
+        merge([one, dataclasses.replace(two, code="0123456789ab")])
+    merge([one, dataclasses.replace(two, code=None)])  # a report from before the field: not known, not refused
+
+
 def test_overlapping_missing_and_incomplete_parts(run):
     halves, thirds = [run(part=(i, 2)) for i in (1, 2)], [run(part=(i, 3)) for i in (1, 2, 3)]
     with pytest.raises(MergeError, match="overlap: both hold questions 1–2"):

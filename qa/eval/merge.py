@@ -68,7 +68,8 @@ def merge(parts: Sequence[Report | tuple[str, Report]], partial: bool = False) -
     return Report(set=base.set, questions=end - start, of=base.of, k=base.k, limit=base.limit,
                   sample_seed=base.sample_seed, retrieval_only=base.retrieval_only, settings=base.settings,
                   ours=sections["ours"], yardstick=sections.get("yardstick"), excluded=base.excluded,
-                  offset=start, sample_digest=digest, parts=[[r.offset, r.questions] for _, r in named])
+                  offset=start, sample_digest=digest, parts=[[r.offset, r.questions] for _, r in named],
+                  code=base.code)
 
 
 def _same_run(name0: str, a: Report, name: str, b: Report) -> None:
@@ -81,6 +82,8 @@ def _same_run(name0: str, a: Report, name: str, b: Report) -> None:
                         ("retrieval_only", "retrieval only")]:
         if getattr(a, field) != getattr(b, field):
             raise differ(what, getattr(a, field), getattr(b, field))
+    if a.code and b.code and a.code != b.code:
+        raise differ("the code that ran", a.code, b.code)
     if a.sample_digest and b.sample_digest and a.sample_digest != b.sample_digest:
         raise differ("the sample's questions (their fingerprint)", a.sample_digest, b.sample_digest)
     keys = sorted((set(a.settings) | set(b.settings)) - set(PLACES))

@@ -72,6 +72,7 @@ class Report:
     part: str | None = None  # "2/3": the part of the sample that was asked for
     sample_digest: str | None = None  # fingerprint of the whole sample's ids (sets.sample_digest)
     parts: list | None = None  # a merge: the [offset, questions] of each part merged
+    code: str | None = None  # the code that ran: its git commit, and a fingerprint of uncommitted changes (`code_version`)
 
     @property
     def summary(self) -> dict:
@@ -121,6 +122,7 @@ class Report:
         head = (f"{self.held()} of {self.of} questions (sample seed {self.sample_seed}"
                 + (f", {self.excluded} excluded from the draw" if self.excluded else "")
                 + (f"; part {self.part}" if self.part else "") + f"), k = {self.k}"
+                + (f", code {self.code}" if self.code else "")
                 + (", retrieval only" if self.retrieval_only else "") + ".")
         if self.parts:
             head += f" Merged from {len(self.parts)} parts: questions " + ", ".join(

@@ -145,9 +145,30 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
     return Report(set=name, questions=len(chosen), of=len(pool), k=k, limit=limit, sample_seed=seed,
                   retrieval_only=retrieval_only, excluded=len(questions) - len(pool), first=first,
                   offset=offset, part=f"{part[0]}/{part[1]}" if part else None,
-                  sample_digest=sample_digest([q.id for q in drawn]),
+                  sample_digest=sample_digest([q.id for q in drawn]), code=code_version(),
                   settings={f.name: str(getattr(settings, f.name)) for f in fields(settings)},
                   ours=sections["ours"], yardstick=sections.get("yardstick"))
+
+
+def code_version() -> str | None:
+    """The commit of the checkout this package runs from, with "+changes-" and a fingerprint of the
+    difference when tracked files differ from it; None outside a git checkout (an installed copy).
+    Parts run by different code are not merged (`merge.merge`)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode:
+            return None
+        changed = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--", "."], cwd=here.parent,
+                                 capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not changed.stdout:
+        return commit.stdout.strip()
+    return f"{commit.stdout.strip()}+changes-{hashlib.sha256(changed.stdout).hexdigest()[:8]}"
 
 
 def _model_info(assistant: Assistant) -> dict:
