@@ -152,7 +152,7 @@ def evaluate(set_dir: Path, settings: Settings, limit: int | None = None, k: int
 
 def code_version() -> str | None:
     """The commit of the checkout this package runs from, with "+changes-" and a fingerprint of the
-    difference when tracked files differ from it; None outside a git checkout (an installed copy).
+    difference when its code (qa/, index/) differs from it; None outside a git checkout (an installed copy).
     Parts run by different code are not merged (`merge.merge`)."""
     import subprocess
 
@@ -162,8 +162,8 @@ def code_version() -> str | None:
                                 text=True, timeout=10)
         if commit.returncode:
             return None
-        changed = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--", "."], cwd=here.parent,
-                                 capture_output=True, timeout=30)
+        changed = subprocess.run(["git", "diff", "HEAD", "--no-ext-diff", "--", "qa", "index"], cwd=here.parents[1],
+                                 capture_output=True, timeout=30)  # the code that answers, not docs or tests
     except (OSError, subprocess.SubprocessError):
         return None
     if not changed.stdout:
