@@ -313,6 +313,8 @@ def _reason(reply: str, n: int, passage: str, question: str, said: set[str], sup
     >>> q = "Why does Russia reject troops?"
     >>> _reason("Russia fears NATO. Russia fears war. [3]", 3, "Russia fears war.", q, {"russia fears nato"}, 0.5)
     ['Russia fears war [3].']
+    >>> _reason("Russia fears war. Russia fears war [3].", 3, "Russia fears war.", q, set(), 0.5)
+    ['Russia fears war [3].']
     >>> _reason("Russia fears war [1].", 3, "Russia fears war.", q, set(), 0.5)
     []
     >>> _reason("Russia fears NATO ships [3].", 3, "Russia fears war.", q, set(), 0.5)
@@ -326,8 +328,9 @@ def _reason(reply: str, n: int, passage: str, question: str, said: set[str], sup
         if numbers and n not in numbers:
             return []
         plain = _plain(sentence)
+        known = said | {_plain(x) for x in taken}
         if (score(CITATION.sub("", sentence), passage, question) >= supported and _about(sentence, question)
-                and not any(plain in x or x in plain for x in said)):
+                and not any(plain in x or x in plain for x in known)):
             taken.append(sentence if numbers else with_markers(sentence, (n,)))
         if numbers:
             return taken
