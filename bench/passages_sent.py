@@ -10,7 +10,7 @@ import numpy as np
 
 from develop import development_bench
 from qa.eval.metrics import correct, wilson
-from qa.lean import cause_bonus, within_budget
+from qa.lean import sentence_scorer, within_budget
 from qa.prompt import asks_reasons
 
 
@@ -50,9 +50,7 @@ def main() -> None:
         }
         reasons = asks_reasons(q.question)
         budget = s.reasons_budget if reasons else s.budget
-
-        def similarity(parts: list[str]) -> np.ndarray:  # as `Assistant._lean` scores sentences
-            return vectors(parts) @ qv + (cause_bonus(parts) if reasons else 0.0)
+        similarity = sentence_scorer(vectors, qv, reasons)  # as `Assistant._lean` scores sentences
         for name, keep in rules.items():
             kept = [p for p in passages if id(p) in keep]
             texts = within_budget([p.text for p in kept], q.question, budget, embedder.count_tokens,

@@ -16,7 +16,7 @@ from .budget import fit, trim_to_tokens
 from .citations import CITATION, StreamFilter, cited_numbers, keep_valid
 from .abstain import AFTER, BEFORE
 from .generator import Generator, LlamaGenerator, Prober
-from .lean import cause_bonus, within_budget
+from .lean import sentence_scorer, within_budget
 from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, RETRY_AVOID, answer_check, asks_reasons, build_messages,
                      is_abstention, passages_check, reason_from, says_unknown)
 from .settings import Settings
@@ -264,11 +264,8 @@ class Assistant:
         embedder = self.index.embedder
         query = self.index.query_vector(retrieval.query)
         reasons = asks_reasons(retrieval.question)
-
-        def similarity(parts: list[str]) -> np.ndarray:
-            return vectors(parts) @ query + (cause_bonus(parts) if reasons else 0.0)
         texts = within_budget([p.text for p in kept], retrieval.query, s.reasons_budget if reasons else s.budget,
-                              embedder.count_tokens, similarity)
+                              embedder.count_tokens, sentence_scorer(vectors, query, reasons))
         return tuple((p, t) for p, t in zip(kept, texts) if t)
 
     def _fit(self, question: str, passages: tuple[tuple[Passage, str], ...], notes: list[str]):

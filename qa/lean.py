@@ -43,6 +43,14 @@ def cause_bonus(parts: Sequence[str]) -> np.ndarray:
     return np.array([CAUSE_BONUS * gives_cause(p) for p in parts], dtype=np.float32)
 
 
+def sentence_scorer(vectors: Callable[[list[str]], np.ndarray], query: np.ndarray, reasons: bool):
+    """The similarity `within_budget` ranks sentences by: cosine to the question, plus `CAUSE_BONUS`
+    for a sentence giving a cause when the question asks for reasons."""
+    def similarity(parts: list[str]) -> np.ndarray:
+        return vectors(parts) @ query + (cause_bonus(parts) if reasons else 0.0)
+    return similarity
+
+
 def within_budget(texts: Sequence[str], question: str, budget: int, count: Callable[[str], int],
                   similarity: Callable[[list[str]], np.ndarray] | None = None) -> list[str]:
     """The best sentences across all `texts` (passages, best first) that fit in `budget` tokens,
