@@ -16,7 +16,7 @@ from .budget import fit, trim_to_tokens
 from .citations import CITATION, StreamFilter, cited_numbers, keep_valid
 from .abstain import AFTER, BEFORE
 from .generator import Generator, LlamaGenerator, Prober
-from .lean import sentence_scorer, within_budget
+from .lean import gives_cause, sentence_scorer, within_budget
 from .prompt import (ABSTAIN, ABSTAIN_START, MORE_REASONS, RETRY_AVOID, answer_check, asks_reasons, build_messages,
                      is_abstention, passages_check, reason_from, says_unknown)
 from .settings import Settings
@@ -203,22 +203,26 @@ class Assistant:
         return keep_valid("".join(reply).strip(), count)
 
     def _more_reasons(self, question: str, lean, text: str, elapsed, first: list, counter: list):
-        """A "why" answer grows by the reason each other passage gives: the passages it does not cite
-        are asked one at a time, best scored first, and each adds what `_reason` takes from its
-        reply (a passage that gives no reason adds nothing). Returns the whole answer; each
-        addition is shown once taken, then checked with the rest."""
+        """A "why" answer grows by the reason each other passage gives: the passages it does not rest
+        on whose sent text reads as giving a cause (`gives_cause`) are asked one at a time, best
+        scored first, each shown to the model alone (among all five, the 1.5B model answers from the
+        passage it already used, or declines), and each adds what `_reason` takes from its reply
+        (a passage that gives no reason adds nothing). Returns the whole answer; each addition is
+        shown once taken, then checked with the rest."""
         texts = [t for _, t in lean]
-        cited = set(cited_numbers(text))
-        order = sorted((n for n in range(1, len(texts) + 1) if n not in cited), key=lambda n: -lean[n - 1][0].score)
+        cited = set(cited_numbers(text)) or {_rests_on(text, texts, question)}
+        order = sorted((n for n in range(1, len(texts) + 1) if n not in cited and gives_cause(texts[n - 1])),
+                       key=lambda n: -lean[n - 1][0].score)
         said = {_plain(x) for x in split_answer(text)}
         for n in order[:MORE_REASONS]:
             # held back: only what is taken from the reply is shown; "" for each word decoded, so that
             # a reader who stops (the chat's Stop, a client that leaves) stops it too
-            extra = yield from _silently(self._decode(build_messages(reason_from(question, n), texts), (),
-                                                      len(texts), elapsed, [], counter))
+            extra = yield from _silently(self._decode(build_messages(reason_from(question, 1), [texts[n - 1]]), (),
+                                                      1, elapsed, [], counter))
             if not extra or says_unknown(extra):
                 continue
-            taken = _reason(extra, n, texts[n - 1], question, said, self.settings.supported_share)
+            taken = [_renumber(x, n) for x in
+                     _reason(extra, 1, texts[n - 1], question, said, self.settings.supported_share)]
             if taken:
                 said.update(_plain(x) for x in taken)
                 text = " ".join([text, *taken])
@@ -332,6 +336,26 @@ def _reason(reply: str, n: int, passage: str, question: str, said: set[str], sup
         if numbers:
             return taken
     return []
+
+
+def _renumber(sentence: str, n: int) -> str:
+    """A sentence from a reply about one passage shown alone as [1], cited as passage [n] of the answer.
+
+    >>> _renumber("Trenin warns of war [1].", 5)
+    'Trenin warns of war [5].'
+    """
+    return CITATION.sub(f"[{n}]", sentence)
+
+
+def _rests_on(text: str, texts: Sequence[str], question: str) -> int:
+    """The passage an uncited answer rests on: the one holding most of its new words (the 1.5B
+    model often leaves a one-sentence answer uncited; the citation check adds the marker later).
+
+    >>> _rests_on("Russia fears NATO expansion.", ["Troops are unwanted.", "Fear of NATO expansion."], "Why?")
+    2
+    """
+    scores = [score(text, t, question) for t in texts]
+    return scores.index(max(scores)) + 1
 
 
 def _about(sentence: str, question: str) -> bool:

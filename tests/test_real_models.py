@@ -42,10 +42,6 @@ def test_doctor_no_is_lavrov_and_cites_the_paragraph(assistant):
     assert answer.timings.first_token_s is not None and answer.timings.prompt_tokens > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 5 not met yet: the answer names NATO expansion (cited), then "
-                   "restates the refusal and adds the Atlantic Alliance and 2008 sentences of the same paragraph; "
-                   "asked for passage [5]'s reason the model declines Trenin's 'direct and immediate military "
-                   "conflict', and Lavrov's paragraph ranks 6th (docs/evaluation.md)")
 def test_why_question_gives_the_reasons_each_cited(assistant):
     """The seed question: NATO expansion and at least one more reason the article gives, every
     sentence cited and checked."""
