@@ -9,7 +9,8 @@ line per question, so that two versions of the code can be compared question by 
     .venv/bin/python bench/why.py --compare eval-reports/why/before.jsonl eval-reports/why/now.jsonl
 
 A question is taken when it mentions why, a reason, cause or motive at all (a superset of
-`asks_reasons`, so that a change to that rule is measured on the questions it stops matching too).
+`asks_reasons`, so that a change to that rule is measured on the questions it stops matching too);
+`--asks-reasons` keeps only those `asks_reasons` matches (a change to the further reasons alone).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from develop import reported_ids
 WORDS = re.compile(r"\b(?:why|reasons?|caus\w*|motiv\w*|led to|prompt\w*|drove)\b", re.IGNORECASE)
 
 
-def run(set_dirs: list[Path], out: Path) -> None:
+def run(set_dirs: list[Path], out: Path, only_asks: bool = False) -> None:
     from index.build import CHUNKING
     from qa.assistant import Assistant, embedder_for
     from qa.eval.metrics import correct
@@ -43,7 +44,7 @@ def run(set_dirs: list[Path], out: Path) -> None:
             reported = reported_ids(set_dir)
             index, _ = eval_index(corpus, settings, embedder, CHUNKING, False)
             assistant = Assistant(settings, index=index, embedder=embedder, generator=generator)
-            for q in (q for q in questions if WORDS.search(q.question)):
+            for q in (q for q in questions if WORDS.search(q.question) and (asks_reasons(q.question) or not only_asks)):
                 row = _row(q, index, settings.search)
                 extra = run_ours(assistant, q, settings.k, row)
                 generator = assistant.generator
@@ -90,11 +91,14 @@ def main() -> None:
     ap.add_argument("set_dirs", type=Path, nargs="*")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--compare", type=Path, nargs=2, metavar=("BEFORE", "NOW"))
+    ap.add_argument("--asks-reasons", action="store_true",
+                    help="only the questions `asks_reasons` matches (the only ones a change to the further "
+                         "reasons can affect)")
     args = ap.parse_args()
     if args.compare:
         compare(*args.compare)
     elif args.set_dirs and args.out:
-        run(args.set_dirs, args.out)
+        run(args.set_dirs, args.out, args.asks_reasons)
     else:
         ap.error("give set folders and --out, or --compare BEFORE NOW")
 

@@ -213,7 +213,7 @@ class Assistant:
         cited = set(cited_numbers(text)) or {_rests_on(text, texts, question)}
         order = sorted((n for n in range(1, len(texts) + 1) if n not in cited and gives_cause(texts[n - 1])),
                        key=lambda n: -lean[n - 1][0].score)
-        said = {_plain(x) for x in split_answer(text)}
+        said = set(split_answer(text))
         for n in order[:MORE_REASONS]:
             # held back: only what is taken from the reply is shown; "" for each word decoded, so that
             # a reader who stops (the chat's Stop, a client that leaves) stops it too
@@ -224,7 +224,7 @@ class Assistant:
             taken = [_renumber(x, n) for x in
                      _reason(extra, 1, texts[n - 1], question, said, self.settings.supported_share)]
             if taken:
-                said.update(_plain(x) for x in taken)
+                said.update(taken)
                 text = " ".join([text, *taken])
                 if not first:
                     first.append(elapsed())
@@ -306,10 +306,11 @@ def _reason(reply: str, n: int, passage: str, question: str, said: set[str], sup
     """The sentences of a reply asked for passage [n]'s reason that the answer gains: those up to the
     first one citing [n] (the 1.5B model often cites once, after its last sentence; uncited ones
     get [n]), none when the reply cites [n] nowhere or another passage first. Each must hold up
-    against passage [n] itself (`supported` of its new content words there: the model, asked
-    about one passage, often repeats another's reason), be about the question (name one of its
-    proper nouns, or share a content word when it has none: a passage about another story gives a
-    reason for something else), and not repeat what the answer says.
+    against the sentences of passage [n] that give a cause (`supported` of its new content words
+    there: the model, shown one passage, readily pins the question's subject on whatever that
+    passage says), be about the question (name one of its proper nouns, or share a content word
+    when it has none: a passage about another story gives a reason for something else), and not
+    repeat what the answer says (`_repeats`).
 
     >>> q = "Why does Russia reject troops?"
     >>> _reason("Russia fears NATO. Russia fears war. [3]", 3, "Russia fears war.", q, {"russia fears nato"}, 0.5)
@@ -322,20 +323,46 @@ def _reason(reply: str, n: int, passage: str, question: str, said: set[str], sup
     []
     >>> _reason("Greece blames human error [3].", 3, "Greece blames human error.", q, set(), 0.5)
     []
+    >>> _reason("Russia rejects troops because rock samples come from drill cores [3].", 3,
+    ...         "Rock samples come from drill cores. Fear of war grows.", q, set(), 0.5)  # not a cause there
+    []
     """
+    causes = " ".join(x for x in sentences(passage) if gives_cause(x))
     taken = []
     for sentence in split_answer(reply):
         numbers = cited_numbers(sentence)
         if numbers and n not in numbers:
             return []
-        plain = _plain(sentence)
-        known = said | {_plain(x) for x in taken}
-        if (score(CITATION.sub("", sentence), passage, question) >= supported and _about(sentence, question)
-                and not any(plain in x or x in plain for x in known)):
+        if (score(CITATION.sub("", sentence), causes, question) >= supported and _about(sentence, question)
+                and not _repeats(sentence, [*said, *taken], question)):
             taken.append(sentence if numbers else with_markers(sentence, (n,)))
         if numbers:
             return taken
     return []
+
+
+def _repeats(sentence: str, known, question: str) -> bool:
+    """Whether a sentence says again what one of `known` says: one holds the other, or 80 % of the
+    shorter one's words beyond the question's are the same (the same reason, slightly reworded).
+
+    >>> q = "Why does unemployment harm growth?"
+    >>> _repeats("Unemployment harms growth as it wastes resources and drives poverty [2].",
+    ...          ["Unemployment harms growth because it wastes resources, drives poverty [1]."], q)
+    True
+    >>> _repeats("Unemployment harms growth as it erodes self-esteem [2].",
+    ...          ["Unemployment harms growth because it wastes resources [1]."], q)
+    False
+    """
+    plain, asked = _plain(sentence), content_words(question)
+    words = content_words(sentence) - asked
+    for other in known:
+        x = _plain(other)
+        if plain in x or x in plain:
+            return True
+        theirs = content_words(x) - asked
+        if words and theirs and len(words & theirs) >= 0.8 * min(len(words), len(theirs)):
+            return True
+    return False
 
 
 def _renumber(sentence: str, n: int) -> str:
