@@ -235,18 +235,15 @@ def test_why_question_asks_each_other_cause_giving_passage_alone(settings, seed_
 
     generator = ScriptedGenerator(reply)
     assistant = Assistant(settings.but(margin=1.0, k=5), seed_index, generator)
-    scores = None
 
     def run():
-        nonlocal scores
         generator.prompts.clear()
         shown, answer = collect(assistant.stream(WHY_Q))
-        scores = [p.score for p in answer.passages]
         return shown, answer, [p[-1]["content"] for p in generator.prompts]
 
     reply.giver = None
     _, answer, asked = run()
-    texts = shown_passages(asked[0])
+    texts, scores = shown_passages(asked[0]), [p.score for p in answer.passages]
     expected = sorted((n for n in range(2, len(texts) + 1) if gives_cause(texts[n - 1])), key=lambda n: -scores[n - 1])[:3]
     assert len(expected) >= 2  # the seed's passages give causes: the test means something
     assert [shown_passages(a)[0] for a in asked[1:]] == [texts[n - 1] for n in expected]
