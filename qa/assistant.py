@@ -143,20 +143,33 @@ class Assistant:
                 text = yield from self._decode(messages, RETRY_AVOID, len(passages), elapsed, first, counter)
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
+        texts = [p.text for p in passages]
+        similarity = self._similarity(texts, retrieval.query, vectors)
+
+        def checked(answer: str):
+            return check(answer, texts, retrieval.query, similarity, s.supported_share, s.related)
+
+        def probe_answer(answer: str) -> None:  # every probe reads the main prompt, `messages`
+            signals["answer_yes"] = round(probe.yes_probability(answer_check(messages, answer, prompt_question)), 4)
+            self._probe_before(probe, messages, signals)
+
         if not model_abstained and asks_reasons(question) and content_words(question):
+            # the probes run while the main prompt is still cached, before the further reasons show the
+            # model other prompts: the answer check judges the answer the passages gave first; each
+            # further reason is checked against its own passage (`_reason`) and by `check` below
+            if probe is not None:
+                probe_answer(checked(text)[0])
             text = yield from self._more_reasons(prompt_question, lean, text, elapsed, first, counter)
         abstained = model_abstained
         support: list = []
         if abstained:
             confidence = signals.get("retry_confidence")
         else:
-            text, support = check(text, [p.text for p in passages], retrieval.query,
-                                  self._similarity([p.text for p in passages], retrieval.query, vectors),
-                                  s.supported_share, s.related)
+            text, support = checked(text)
             signals["supported"] = round(sum(x.supported for x in support) / len(support), 4) if support else 0.0
             if probe is not None:
-                signals["answer_yes"] = round(probe.yes_probability(answer_check(messages, text, prompt_question)), 4)
-                self._probe_before(probe, messages, signals)
+                if "answer_yes" not in signals:
+                    probe_answer(text)
                 confidence = round(AFTER(signals), 4)
             if support and not any(x.supported for x in support):
                 abstained = True

@@ -259,6 +259,31 @@ def test_why_question_asks_each_other_cause_giving_passage_alone(settings, seed_
     assert all(s.supported for s in answer.support) and answer.support[0].cited == (1,)
 
 
+def test_probes_read_the_main_prompt_before_the_further_reasons(settings, seed_index):
+    """Every yes/no probe extends the main prompt; llama.cpp reuses the cached prefix only while it is
+    the last prompt evaluated, so the probes run before any passage is shown alone, and the answer
+    check judges the answer the passages gave first."""
+    def reply(messages):
+        texts = shown_passages(messages[-1]["content"])
+        return f"{first_sentence(texts[0])} [1]."  # every passage asked alone gives a reason
+
+    checked_after: list[int] = []  # how many prompts had been decoded when each probe ran
+
+    def yes(messages):
+        checked_after.append(len(generator.prompts))
+        return 0.9
+
+    generator = ScriptedGenerator(reply, yes=yes)
+    answer = Assistant(settings.but(margin=1.0, k=5), seed_index, generator).ask(WHY_Q)
+    assert len(generator.prompts) > 1 and len(answer.citations) > 1  # further reasons were asked and given
+    assert checked_after and set(checked_after) == {1}
+    main = generator.prompts[0]
+    head, user = main[:-1], main[-1]["content"]
+    assert all(c[:len(head)] == head and c[len(head)]["content"].startswith(user) for c in generator.checks)
+    judged = [c[len(main)]["content"] for c in generator.checks if len(c) > len(main) + 1]
+    assert judged and all(x in answer.text and x != answer.text for x in judged)  # the first answer alone
+
+
 def test_further_reasons_are_not_asked_of_the_passage_an_uncited_answer_rests_on(settings, seed_index):
     """The 1.5B model often leaves a one-sentence answer uncited: the passage it rests on is not asked
     again (it would repeat the same reason), and repeats are not added."""
