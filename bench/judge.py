@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 import calibrate
+from qa import abstain
 from qa.abstain import features as shipped_features, logit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
@@ -77,7 +78,7 @@ def analyse(paths: list[str], judged: Path) -> None:
     def features(signals: dict) -> dict[str, float]:
         return {**shipped_features(signals), **{k: logit(signals[k]) for k in CHECKS if k in signals}}
 
-    calibrate.features = features
+    calibrate.features = abstain.features = features  # the fits (calibrate) and the scoring (Logistic) read them
     rows = []
     for r in calibrate.load(paths):
         j = extra.get((r["set"], r["id"]))

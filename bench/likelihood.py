@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import calibrate
+from qa import abstain
 from qa.abstain import features as shipped_features
 
 LIKELIHOOD = ("lp_mean", "lp_body", "lp_min", "lp_first", "lp_sum", "lp_end", "lp_head", "p_low")
@@ -89,7 +90,7 @@ def record(set_dir: Path, limit: int, seed: int, out: Path, first: int | None = 
 def analyse(paths: list[str]) -> None:
     from qa.eval.metrics import roc_auc
 
-    calibrate.features = features  # the fits read the likelihood features too
+    calibrate.features = abstain.features = features  # the fits (calibrate) and the scoring (Logistic) read them
     rows = [r for r in calibrate.load(paths) if calibrate.has_answer(r) and r["signals"].get("token_p")]
     sets = sorted({r["set"] for r in rows})
     print(f"{len(rows)} answered rows with token probabilities; sets {sets}")
