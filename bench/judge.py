@@ -21,6 +21,8 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
+
 import calibrate
 from qa import abstain
 from qa.abstain import features as shipped_features, logit
@@ -93,11 +95,75 @@ def analyse(paths: list[str], judged: Path) -> None:
             cells = [roc_auc([features(r["signals"])[name] for r in g], [bool(r[label]) for r in g]) for g in groups]
             print(f"| {name} | " + " | ".join(f"{c:.3f}" if c is not None else "–" for c in cells) + " |")
     base = calibrate.AFTER_INPUTS
-    print("\n| AFTER model inputs | 5-fold CV ROC AUC (answerable): all | " + " | ".join(sets) + " |\n|---|---|"
-          + "---|" * len(sets))
-    for added in [(), ("alone_yes",), ("alone_answer_yes",), tuple(CHECKS)]:
-        cells = [calibrate.cv_auc(g, base + added) for g in groups]
-        print(f"| shipped{' + ' + ' + '.join(added) if added else ''} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
+    models = {"shipped": base, "shipped + alone_yes": base + ("alone_yes",),
+              "shipped + both": base + tuple(CHECKS), "passages_yes, top_score, alone_yes": SMALL}
+    print("\n| AFTER model inputs | 5-fold CV ROC AUC (answerable): all | " + " | ".join(sets)
+          + " | paired difference from shipped, all: 95 % bootstrap |\n|---|---|" + "---|" * (len(sets) + 1))
+    scores = {name: cv_scores(rows, inputs) for name, inputs in models.items()}
+    labels = np.array([r["answerable"] for r in rows])
+    for name in models:
+        cells = [roc_auc(list(scores[name][m]), list(labels[m])) for m in masks(rows, sets)]
+        low, high = paired_interval(scores[name], scores["shipped"], labels)
+        print(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + f" | {low:+.3f} to {high:+.3f} |")
+    replay_points(paths, extra, rows)
+
+
+SMALL = ("passages_yes", "top_score", "alone_yes")
+
+
+def masks(rows: list[dict], sets: list[str]) -> list[np.ndarray]:
+    names = np.array([r["set"] for r in rows])
+    return [np.ones(len(rows), bool)] + [names == s for s in sets]
+
+
+def cv_scores(rows: list[dict], inputs: tuple[str, ...], folds: int = 5) -> np.ndarray:
+    """Each row scored by a model fit without its fold (the folds of `calibrate.cv_auc`)."""
+    order = np.random.default_rng(0).permutation(len(rows))
+    scores = np.zeros(len(rows))
+    for f in range(folds):
+        test = set(order[f::folds].tolist())
+        model = calibrate.fit([rows[i] for i in range(len(rows)) if i not in test], inputs)
+        for i in test:
+            scores[i] = model(rows[i]["signals"])
+    return scores
+
+
+def paired_interval(a: np.ndarray, b: np.ndarray, labels: np.ndarray, draws: int = 1000) -> tuple[float, float]:
+    """95 % bootstrap interval of AUC(a) − AUC(b) over the same resampled rows."""
+    from qa.eval.metrics import roc_auc
+
+    rng, diffs = np.random.default_rng(1), []
+    for _ in range(draws):
+        idx = rng.integers(0, len(labels), len(labels))
+        if labels[idx].all() or not labels[idx].any():
+            continue
+        diffs.append(roc_auc(list(a[idx]), list(labels[idx])) - roc_auc(list(b[idx]), list(labels[idx])))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def replay_points(paths: list[str], extra: dict, answered: list[dict]) -> None:
+    """The outcomes (`calibrate.replay`) of the shipped models at the shipped floors, and of the small
+    model (fit on all judged rows) at a range of answer floors; rows without a judged passage keep
+    their signals (the check then counts as P 0.5)."""
+    from qa.abstain import AFTER, BEFORE
+
+    small = calibrate.fit(answered, SMALL)
+    print(f"\nsmall model fit on the judged rows: {small}\n")
+    rows = [{**r, "signals": {**r["signals"], **{k: extra[(r["set"], r["id"])][k] for k in CHECKS
+                                                 if (r["set"], r["id"]) in extra}}} for r in calibrate.load(paths)]
+    sets = sorted({r["set"] for r in rows})
+    print("| model | confidence_floor | " + " | ".join(f"{s}: acc / false abst / correct abst" for s in sets)
+          + " | pooled false / correct abst |\n|---|---|" + "---|" * (len(sets) + 1))
+    for name, after, floor in [("shipped", AFTER, 0.45)] + [("small", small, f) for f in (0.4, 0.45, 0.5, 0.55, 0.6)]:
+        played = calibrate.replay(rows, BEFORE, after, 0.6, floor)
+        cells = []
+        for s in sets:
+            o = calibrate.outcome([r for r in played if r["set"] == s])
+            cells.append(" / ".join(f"{o[k]['value']:.3f}" for k in ("accuracy", "false_abstention", "correct_abstention")))
+        o = calibrate.outcome(played)
+        print(f"| {name} | {floor} | " + " | ".join(cells)
+              + f" | {o['false_abstention']['value']:.3f} / {o['correct_abstention']['value']:.3f} |")
 
 
 def main() -> None:
