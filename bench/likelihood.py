@@ -78,7 +78,8 @@ def record(set_dir: Path, limit: int, seed: int, out: Path, first: int | None = 
         extra = run_ours(assistant, q, k, row)
         if decoded:  # the answer is the last reply to the main prompt (further reasons use others)
             main = decoded[0][0]
-            extra["signals"]["token_p"] = [round(p, 5) for m, p in decoded if m == main][-1]
+            last = [probabilities for messages, probabilities in decoded if messages == main][-1]
+            extra["signals"]["token_p"] = [round(p, 5) for p in last]
         return extra
 
     LlamaGenerator._pick, LlamaGenerator.stream, runs.run_ours = recording_pick, recording_stream, recording_run_ours
