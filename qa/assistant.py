@@ -144,9 +144,9 @@ class Assistant:
                 signals["retry"] = text
                 model_abstained = says_unknown(text) or not text
         texts = [p.text for p in passages]
-        similarity = self._similarity(texts, retrieval.query, vectors)
 
-        def checked(answer: str):
+        def checked(answer: str):  # the sentences' vectors are embedded once (`vectors`)
+            similarity = self._similarity(texts, retrieval.query, vectors)
             return check(answer, texts, retrieval.query, similarity, s.supported_share, s.related)
 
         def probe_answer(answer: str) -> None:  # every probe reads the main prompt, `messages`
