@@ -153,7 +153,8 @@ class Assistant:
             signals["answer_yes"] = round(probe.yes_probability(answer_check(messages, answer, prompt_question)), 4)
             self._probe_before(probe, messages, signals)
 
-        if not model_abstained and asks_reasons(question) and content_words(question):
+        reasons = not model_abstained and asks_reasons(question) and content_words(question)
+        if reasons:
             # the probes run while the main prompt is still cached, before the further reasons show the
             # model other prompts: the answer check judges the answer the passages gave first; each
             # further reason is checked against its own passage (`_reason`) and by `check` below
@@ -168,7 +169,7 @@ class Assistant:
             text, support = checked(text)
             signals["supported"] = round(sum(x.supported for x in support) / len(support), 4) if support else 0.0
             if probe is not None:
-                if "answer_yes" not in signals:
+                if not reasons:  # a why answer was probed before its further reasons
                     probe_answer(text)
                 confidence = round(AFTER(signals), 4)
             if support and not any(x.supported for x in support):
